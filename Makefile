@@ -1,0 +1,144 @@
+# Hark — one plain Makefile. `make help` lists the targets.
+# Build dirs: build/release (default), build/san-<list> for SAN=..., build/fuzz.
+.SUFFIXES:
+.SECONDARY:
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD    ?= build
+SAN      ?=
+PORTABLE ?= 0
+CUDA     ?= 0
+CC       ?= cc
+comma    := ,
+
+ifeq ($(SAN),)
+O := $(BUILD)/release
+SANFLAGS :=
+else
+O := $(BUILD)/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+PKGS     := libmicrohttpd json-c sqlite3 libsodium uuid
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude \
+             -include include/hark/banned.h $(PKG_CFLAGS) -MMD -MP
+LDLIBS    = $(PKG_LIBS) -lpthread -lm
+
+WHISPER_DIR := $(BUILD)/whisper
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/audio/*.c src/asr/*.c \
+              src/store/*.c src/queue/*.c src/http/*.c src/bot/*.c src/ops/*.c))
+BIN_SRC  := $(sort $(wildcard src/bin/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
+BIN_OBJ  := $(BIN_SRC:%.c=$(O)/obj/%.o)
+LIB      := $(O)/libhark.a
+HARK     := $(O)/hark
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+HARNESS_OBJ := $(O)/obj/tests/unit/harness.o
+
+.PHONY: all help deps whisper run test check bench fuzz clean unit integ \
+        fuzz-build fuzz-replay tsan lint
+
+all: whisper $(HARK) $(UNIT_BIN)
+
+help:
+	@echo "make            build hark, its tests and whisper.cpp"
+	@echo "make run        install what is missing, build, start hark serve"
+	@echo "make test       unit + integration + ASan/UBSan suites + fuzz corpus replay"
+	@echo "make check      test + TSan + cppcheck + clang-tidy + layer check + fuzz smoke"
+	@echo "make bench      HTTP benchmarks (wrk), results in bench/RESULTS.md"
+	@echo "make fuzz       each fuzz target for 60 s"
+	@echo "options: SAN=address,undefined|thread  PORTABLE=1  CUDA=1"
+
+deps:
+	@tools/bootstrap.sh
+
+whisper:
+	@tools/build-whisper.sh $(WHISPER_DIR) $(PORTABLE) $(CUDA)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(HARK): $(BIN_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(BIN_OBJ) $(LIB) $(LDLIBS)
+
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+run: deps all
+	@tools/run.sh $(HARK)
+
+unit: $(UNIT_BIN)
+	@tools/run-tests.sh unit $(O) $(UNIT_BIN)
+
+integ: $(HARK)
+	@tools/run-tests.sh integ $(O)
+
+test: deps
+	@tools/test-all.sh
+
+# --- fuzzing (clang + libFuzzer) -------------------------------------------
+FUZZ_O     := $(BUILD)/fuzz
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -include include/hark/banned.h \
+              $(PKG_CFLAGS) -MMD -MP $(FUZZ_FLAGS)
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz-replay: fuzz-build
+	@tools/run-tests.sh fuzz $(FUZZ_O) $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); n=$${n#fuzz_}; \
+	  mkdir -p $(FUZZ_O)/found/$$n; \
+	  $$f -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(FUZZ_O)/found/$$n/ \
+	      $(FUZZ_O)/found/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+# --- static checks -----------------------------------------------------------
+tsan:
+	@$(MAKE) --no-print-directory SAN=thread all
+	@tools/run-tests.sh unit $(BUILD)/san-thread $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san-thread/tests/%)
+
+lint:
+	@tools/check-layers.sh
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --std=c11 -Iinclude --suppress=missingIncludeSystem src
+	clang-tidy --quiet $(LIB_SRC) $(BIN_SRC) -- -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+
+check: test tsan lint
+	@FUZZ_SECONDS=10 $(MAKE) --no-print-directory fuzz
+
+bench: deps all
+	@bench/http.sh $(HARK)
+
+clean:
+	rm -rf $(BUILD)/release $(BUILD)/san-* $(BUILD)/fuzz
+
+-include $(LIB_OBJ:.o=.d) $(BIN_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(UNIT_SRC:tests/unit/%.c=$(O)/obj/tests/unit/%.d) $(HARNESS_OBJ:.o=.d)

@@ -1,0 +1,35 @@
+/* api.h — Hark's public HTTP API: the route table, authorization and the
+ * context handlers share.
+ *
+ * Paths, bodies, status codes and error messages follow Vexa's v1 contract
+ * (../shared/reference/vexa-api.md) so its clients work unchanged. The API
+ * holds no state of its own beyond what it is given: several API processes
+ * can serve one store. */
+#ifndef HARK_API_H
+#define HARK_API_H
+#include <stddef.h>
+#include "hark/error.h"
+#include "hark/http.h"
+
+struct store;
+struct auth;
+struct metrics;
+struct api;
+
+struct api_config {
+    int default_max_concurrent_bots;   /* for users created without one; 3 */
+};
+struct api_config api_config_default(void);
+
+/* store, auth and metrics are borrowed and must outlive the api. *out is
+ * freed with api_free(). */
+HARK_MUST_CHECK int api_new(const struct api_config *c, struct store *store, struct auth *auth,
+                            struct metrics *metrics, struct api **out);
+void api_free(struct api *a);
+
+/* The route table (static storage) and the authorize hook for
+ * http_server_new(), which is given the struct api as its app. */
+const struct http_route *api_routes(size_t *n);
+int api_authorize(void *app, struct http_request *req, struct http_response *resp);
+
+#endif

@@ -1,0 +1,167 @@
+/* hark serve — the embedded, all-in-one role. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "bin.h"
+#include "hark/api.h"
+#include "hark/auth.h"
+#include "hark/clock.h"
+#include "hark/config.h"
+#include "hark/http.h"
+#include "hark/log.h"
+#include "hark/metrics.h"
+#include "hark/store.h"
+#include "hark/version.h"
+
+struct serve {
+    struct config *cfg;
+    struct store *store;
+    struct auth *auth;
+    struct metrics *metrics;
+    struct api *api;
+    struct http_server *http;
+};
+
+/* Each connection is a file descriptor: lift the soft limit to the hard one
+ * so max_connections, not a default of 1024 fds, is what caps them. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl))
+            log_warn("serve", "msg=\"cannot raise fd limit\"");
+    }
+}
+
+static int process_metrics(struct metrics *m)
+{
+    static const char *const labels[] = {"version"};
+    static const char *const values[] = {HARK_VERSION};
+    struct metric *info, *start;
+    int rc = metrics_gauge(m, "hark_build_info", "Hark build, as a label; always 1.", labels,
+                           1, &info);
+    if (!rc)
+        rc = metrics_gauge(m, "hark_process_start_time_seconds",
+                           "Start time of the process since the Unix epoch.", NULL, 0, &start);
+    if (!rc) {
+        (void)metric_set(info, values, 1);
+        (void)metric_set(start, NULL, (double)clock_now_ms() / 1000.0);
+    }
+    return rc;
+}
+
+static struct http_config http_settings(const struct config *c)
+{
+    struct http_config h = http_config_default();
+    h.listen = config_get_str(c, "listen");
+    h.threads = (unsigned)config_get_int(c, "http_threads");
+    h.max_connections = (unsigned)config_get_int(c, "max_connections");
+    h.max_connections_per_ip = (unsigned)config_get_int(c, "max_connections_per_ip");
+    h.max_body_bytes = (size_t)config_get_int(c, "max_body_bytes");
+    h.max_header_bytes = (size_t)config_get_int(c, "max_header_bytes");
+    h.idle_timeout_s = (unsigned)(config_get_int(c, "idle_timeout") / 1000);
+    h.access_log = config_get_bool(c, "access_log");
+    return h;
+}
+
+static void announce_admin_key(const char *key)
+{
+    if (!key[0])
+        return;
+    /* Shown once: only its hash is kept. Goes to the log (for scripts and
+     * `make run`) and to stdout for a person at a terminal. */
+    log_warn("serve", "msg=\"generated admin key; store it now, it is not shown again\" "
+             "admin_api_key=%s", key);
+    printf("hark: admin API key (shown once): %s\n", key);
+}
+
+static int start(struct serve *s)
+{
+    char new_admin[64];
+    if (settings_open_store(s->cfg, &s->store))
+        return 1;
+    int rc = auth_new(s->store, config_get_str(s->cfg, "admin_api_key"), &s->auth, new_admin,
+                      sizeof new_admin);
+    if (rc) {
+        fprintf(stderr, "hark: cannot initialise auth: %s\n", hark_strerror(rc));
+        return 1;
+    }
+    announce_admin_key(new_admin);
+    struct api_config ac = api_config_default();
+    ac.default_max_concurrent_bots = (int)config_get_int(s->cfg, "default_max_concurrent_bots");
+    if ((rc = metrics_new(&s->metrics)) || (rc = process_metrics(s->metrics)) ||
+        (rc = api_new(&ac, s->store, s->auth, s->metrics, &s->api))) {
+        fprintf(stderr, "hark: %s\n", hark_strerror(rc));
+        return 1;
+    }
+    struct http_config hc = http_settings(s->cfg);
+    size_t n_routes;
+    const struct http_route *routes = api_routes(&n_routes);
+    rc = http_server_new(&hc, routes, n_routes, api_authorize, s->api, s->metrics, &s->http);
+    if (rc) {
+        fprintf(stderr, "hark: cannot serve HTTP on %s: %s\n", hc.listen, hark_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+static void stop(struct serve *s)
+{
+    http_server_free(s->http);
+    api_free(s->api);
+    metrics_free(s->metrics);
+    auth_free(s->auth);
+    store_free(s->store);
+    config_free(s->cfg);
+}
+
+/* Waits for SIGINT or SIGTERM. The signals are blocked in every thread
+ * (masks are inherited), so only this sigwait() sees them. */
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    sigwait(set, &sig);
+    return sig;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct serve s = {0};
+    int argi = 1;
+    int rc = settings_load(argc, argv, &argi, &s.cfg);
+    if (rc)
+        return rc;
+    if (argi < argc) {
+        fprintf(stderr, "hark serve: unknown argument '%s' (see hark config --doc)\n",
+                argv[argi]);
+        config_free(s.cfg);
+        return 2;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (start(&s)) {
+        stop(&s);
+        return 1;
+    }
+    /* The bound port, not the configured one: "--listen 127.0.0.1:0" works. */
+    const char *listen = config_get_str(s.cfg, "listen");
+    int host_len = (int)(strrchr(listen, ':') - listen);
+    log_info("serve", "msg=\"listening\" version=%s url=http://%.*s:%d data=%s", HARK_VERSION,
+             host_len, listen, http_server_port(s.http), config_get_str(s.cfg, "data"));
+    printf("hark: serving on http://%.*s:%d\n", host_len, listen, http_server_port(s.http));
+    fflush(stdout);
+    int sig = wait_for_signal(&set);
+    log_info("serve", "msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop(&s);
+    log_info("serve", "msg=\"stopped\"");
+    return 0;
+}

@@ -1,0 +1,199 @@
+/* The configuration keys and how a subcommand loads them. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bin.h"
+#include "hark/buf.h"
+#include "hark/config.h"
+#include "hark/log.h"
+#include "hark/mem.h"
+#include "hark/store.h"
+
+extern char **environ;
+
+static const struct config_key keys[] = {
+    {"listen", CONFIG_STRING, "127.0.0.1:8056", 0, 0,
+     "Address the HTTP API listens on, host:port ([v6]:port for IPv6)."},
+    {"data", CONFIG_STRING, "./hark-data", 0, 0,
+     "Directory for the SQLite store and other state; created 0700 if missing."},
+    {"log_level", CONFIG_STRING, "info", 0, 0, "debug, info, warn or error."},
+    {"admin_api_key", CONFIG_STRING, NULL, 0, 0,
+     "Admin key for /admin routes. Unset: one is generated at first start, printed once "
+     "and kept only as a hash."},
+    {"http_threads", CONFIG_INT, "2", 1, 256, "Threads serving HTTP requests."},
+    {"max_connections", CONFIG_INT, "1024", 1, 1000000,
+     "Open HTTP connections in total; past it new connections are closed at once."},
+    {"max_connections_per_ip", CONFIG_INT, "0", 0, 1000000,
+     "Open connections per client address; 0 = no per-address cap (use behind a proxy)."},
+    {"max_body_bytes", CONFIG_BYTES, "1M", 1024, 1LL << 30,
+     "Largest request body accepted (413 beyond)."},
+    {"max_header_bytes", CONFIG_BYTES, "16K", 1024, 1LL << 20,
+     "Largest request head (request line + headers) accepted (431 beyond)."},
+    {"idle_timeout", CONFIG_MS, "30s", 1000, 3600000,
+     "Idle HTTP connections are closed after this long (whole seconds)."},
+    {"access_log", CONFIG_BOOL, "true", 0, 0, "Log one line per HTTP request."},
+    {"db_busy_timeout", CONFIG_MS, "5s", 0, 600000,
+     "How long a store writer waits for a lock before failing with 503."},
+    {"default_max_concurrent_bots", CONFIG_INT, "3", 0, 10000,
+     "max_concurrent_bots for users created without one."},
+};
+
+const struct config_key *settings_keys(size_t *n)
+{
+    *n = sizeof keys / sizeof *keys;
+    return keys;
+}
+
+static int report(const struct config_error *err)
+{
+    char buf[512];
+    fprintf(stderr, "hark: %s\n", config_error_str(err, buf, sizeof buf));
+    return 2;
+}
+
+/* "--max-body-bytes" and "--max_body_bytes" both name max_body_bytes. */
+static int flag_key(const char *arg, char *key, size_t size, const char **value)
+{
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+        return 0;
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name);
+    if (n >= size)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        key[i] = name[i] == '-' ? '_' : name[i];
+    key[n] = '\0';
+    *value = eq ? eq + 1 : NULL;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (!strcmp(keys[i].name, key))
+            return 1;
+    return !strcmp(key, "config") ? 1 : 0;
+}
+
+/* Applies flags in order; the file named by --config (or HARK_CONFIG) is
+ * loaded first so flags always win over it. */
+static int apply_flags(struct config *c, int argc, char **argv, int *argi, int pass)
+{
+    struct config_error err;
+    int i = *argi;
+    while (i < argc) {
+        char key[64];
+        const char *value;
+        if (!flag_key(argv[i], key, sizeof key, &value))
+            break;
+        if (!value) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hark: flag %s needs a value\n", argv[i]);
+                return 2;
+            }
+            value = argv[++i];
+        }
+        i++;
+        int is_file = !strcmp(key, "config");
+        if (pass == 0 && is_file && config_load_file(c, value, &err))
+            return report(&err);
+        if (pass == 1 && !is_file && config_set(c, key, value, "flag", &err))
+            return report(&err);
+    }
+    *argi = i;
+    return 0;
+}
+
+int settings_load(int argc, char **argv, int *argi, struct config **out)
+{
+    struct config *c;
+    struct config_error err;
+    size_t n;
+    const struct config_key *k = settings_keys(&n);
+    *out = NULL;
+    if (config_new(k, n, &c)) {
+        fprintf(stderr, "hark: out of memory\n");
+        return 1;
+    }
+    const char *file = getenv("HARK_CONFIG");
+    int start = *argi, rc = 0;
+    if (file && *file && config_load_file(c, file, &err))
+        rc = report(&err);
+    if (!rc)
+        rc = apply_flags(c, argc, argv, argi, 0);
+    if (!rc && config_load_env(c, environ, &err))
+        rc = report(&err);
+    *argi = start;
+    if (!rc)
+        rc = apply_flags(c, argc, argv, argi, 1);
+    enum log_level lvl;
+    if (!rc && log_level_parse(config_get_str(c, "log_level"), &lvl)) {
+        fprintf(stderr, "hark: log_level must be debug, info, warn or error (from %s)\n",
+                config_origin(c, "log_level"));
+        rc = 2;
+    }
+    if (rc) {
+        config_free(c);
+        return rc;
+    }
+    log_level_set(lvl);
+    *out = c;
+    return 0;
+}
+
+int settings_open_store(const struct config *c, struct store **out)
+{
+    const char *dir = config_get_str(c, "data");
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        fprintf(stderr, "hark: cannot create data dir %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/hark.db", dir) >= sizeof path) {
+        fprintf(stderr, "hark: data dir path too long\n");
+        return 1;
+    }
+    struct store_config sc = store_config_default();
+    sc.url = path;
+    sc.busy_timeout_ms = (int)config_get_int(c, "db_busy_timeout");
+    int rc = store_open(&sc, out);
+    if (rc) {
+        fprintf(stderr, "hark: cannot open store %s: %s\n", path, hark_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* `hark config --doc` prints docs/configuration.md's table; plain `hark
+ * config [flags]` prints the effective values and where each came from. */
+int cmd_config(int argc, char **argv)
+{
+    size_t n;
+    const struct config_key *k = settings_keys(&n);
+    if (argc > 1 && !strcmp(argv[1], "--doc")) {
+        struct hbuf b;
+        hbuf_init(&b, 0);
+        int rc = config_render_doc(k, n, &b);
+        if (!rc)
+            fwrite(b.data, 1, b.len, stdout);
+        hbuf_release(&b);
+        return rc ? 1 : 0;
+    }
+    struct config *c;
+    int argi = 1;
+    int rc = settings_load(argc, argv, &argi, &c);
+    if (rc)
+        return rc;
+    if (argi < argc) {
+        fprintf(stderr, "hark config: unknown argument '%s'\n", argv[argi]);
+        config_free(c);
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *v = config_get_str(c, k[i].name);
+        if (!strcmp(k[i].name, "admin_api_key") && v)
+            v = "(set)";
+        printf("%s = %s    # %s\n", k[i].name, v ? v : "", config_origin(c, k[i].name));
+    }
+    config_free(c);
+    return 0;
+}
