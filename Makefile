@@ -124,12 +124,14 @@ fuzz: fuzz-build
 tsan:
 	@$(MAKE) --no-print-directory SAN=thread all
 	@tools/run-tests.sh unit $(BUILD)/san-thread $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san-thread/tests/%)
+	@TSAN_OPTIONS=halt_on_error=1 tools/run-tests.sh integ $(BUILD)/san-thread
 
 lint:
 	@tools/check-layers.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --std=c11 -Iinclude --suppress=missingIncludeSystem src
-	clang-tidy --quiet $(LIB_SRC) $(BIN_SRC) -- -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+	clang-tidy --quiet $(LIB_SRC) $(BIN_SRC) -- -std=c11 -D_GNU_SOURCE -Iinclude \
+	  -include include/hark/banned.h $(PKG_CFLAGS)
 
 check: test tsan lint
 	@FUZZ_SECONDS=10 $(MAKE) --no-print-directory fuzz

@@ -34,8 +34,9 @@ void router_free(struct router *r);
 
 /* Adds a route. method and pattern are copied; handler is an opaque pointer
  * handed back on match. HARK_EINVAL for a malformed pattern (not starting
- * with '/', empty capture name, too many segments or captures); HARK_EEXIST
- * for a duplicate (method, pattern). */
+ * with '/', an empty segment or trailing '/', an empty capture name, too many
+ * segments or captures); HARK_EEXIST when a route with the same method and
+ * shape exists ("/x/{a}" and "/x/{b}" are the same shape). */
 HARK_MUST_CHECK int router_add(struct router *r, const char *method, const char *pattern,
                                const void *handler);
 

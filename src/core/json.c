@@ -1,9 +1,34 @@
 #include "hark/json.h"
 
-#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+/* NaN and Infinity are not JSON, but json-c accepts them; the store (and
+ * every client) would choke on them later. Depth is bounded by the parser. */
+static int all_finite(struct json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_double:
+        return isfinite(json_object_get_double(o));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (!all_finite(json_object_array_get_idx(o, i)))
+                return 0;
+        return 1;
+    case json_type_object: {
+        json_object_object_foreach(o, key, val) {
+            (void)key;
+            if (!all_finite(val))
+                return 0;
+        }
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
 
 int json_parse(const char *data, size_t len, struct json_object **out, char *err,
                size_t errlen)
@@ -24,12 +49,19 @@ int json_parse(const char *data, size_t len, struct json_object **out, char *err
     struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
     if (!tok)
         return HARK_ENOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     struct json_object *obj = json_tokener_parse_ex(tok, data, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
-    int rc = 0;
     if (jerr == json_tokener_continue) {
+        /* A top-level number or literal ends only at end of input: say so. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_continue)
+            jerr = json_tokener_error_parse_eof;
+    }
+    int rc = 0;
+    if (jerr == json_tokener_error_parse_eof) {
         snprintf(err, errlen, "unexpected end of JSON");
         rc = HARK_EPARSE;
     } else if (jerr != json_tokener_success) {
@@ -40,6 +72,9 @@ int json_parse(const char *data, size_t len, struct json_object **out, char *err
             used++;
         if (used != len) {
             snprintf(err, errlen, "extra data after JSON value at byte %zu", used);
+            rc = HARK_EPARSE;
+        } else if (!all_finite(obj)) {
+            snprintf(err, errlen, "NaN and Infinity are not valid JSON numbers");
             rc = HARK_EPARSE;
         }
     }
@@ -77,13 +112,12 @@ static struct json_object *loc_array(const char *loc)
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         char part[128];
-        if (n >= sizeof part)
-            n = sizeof part - 1;
-        memcpy(part, p, n);
-        part[n] = '\0';
+        size_t keep = n < sizeof part ? n : sizeof part - 1;
+        memcpy(part, p, keep);
+        part[keep] = '\0';
         char *end;
         long long num = strtoll(part, &end, 10);
-        struct json_object *item = (n && *end == '\0') ? json_object_new_int64(num)
+        struct json_object *item = (keep && *end == '\0') ? json_object_new_int64(num)
                                                        : json_object_new_string(part);
         if (!item || json_object_array_add(arr, item)) {
             json_object_put(item);
@@ -95,24 +129,31 @@ static struct json_object *loc_array(const char *loc)
     return arr;
 }
 
-void json_verr_add(struct json_verr *v, const char *loc, const char *msg, const char *type,
-                   struct json_object *input)
+/* Appends {loc, msg, type[, input]}; takes ownership of loc. */
+static void verr_push(struct json_verr *v, struct json_object *loc, const char *msg,
+                      const char *type, struct json_object *input)
 {
     if (!v->list && !(v->list = json_object_new_array())) {
+        json_object_put(loc);
         v->oom = 1;
         return;
     }
     struct json_object *e = json_object_new_object();
-    struct json_object *l = loc_array(loc);
-    if (!e || !l || json_add(e, "loc", l) || json_add_str(e, "msg", msg) ||
+    if (!e || !loc || json_add(e, "loc", loc) || json_add_str(e, "msg", msg) ||
         json_add_str(e, "type", type) ||
         (input && json_add(e, "input", json_object_get(input))) ||
         json_object_array_add(v->list, e)) {
         if (!e)
-            json_object_put(l);
+            json_object_put(loc);
         json_object_put(e);
         v->oom = 1;
     }
+}
+
+void json_verr_add(struct json_verr *v, const char *loc, const char *msg, const char *type,
+                   struct json_object *input)
+{
+    verr_push(v, loc_array(loc), msg, type, input);
 }
 
 static struct json_object *field(struct json_object *obj, const char *key)
@@ -123,12 +164,23 @@ static struct json_object *field(struct json_object *obj, const char *key)
     return val; /* NULL also for an explicit JSON null */
 }
 
+/* loc is ["body", key] with the client's key kept whole, dots and all. */
 static void type_error(struct json_verr *v, const char *key, const char *msg,
                        const char *type, struct json_object *input)
 {
-    char loc[160];
-    snprintf(loc, sizeof loc, "body.%s", key);
-    json_verr_add(v, loc, msg, type, input);
+    struct json_object *loc = json_object_new_array();
+    struct json_object *b = json_object_new_string("body");
+    struct json_object *k = json_object_new_string(key);
+    if (!loc || !b || json_object_array_add(loc, b)) {
+        json_object_put(b);
+        b = NULL;
+    }
+    if (!b || !k || json_object_array_add(loc, k)) {
+        json_object_put(k);
+        json_object_put(loc);
+        loc = NULL;
+    }
+    verr_push(v, loc, msg, type, input);
 }
 
 int json_field_string(struct json_object *obj, const char *key, size_t min_len,
@@ -144,10 +196,17 @@ int json_field_string(struct json_object *obj, const char *key, size_t min_len,
     size_t n = (size_t)json_object_get_string_len(val);
     const char *s = json_object_get_string(val);
     if (n < min_len) {
-        type_error(v, key, "String should have at least 1 character", "string_too_short", val);
+        char msg[96];
+        snprintf(msg, sizeof msg, "String should have at least %zu character%s", min_len,
+                 min_len == 1 ? "" : "s");
+        type_error(v, key, msg, "string_too_short", val);
         return -1;
     }
-    if (n > max_len || memchr(s, '\0', n)) {
+    if (memchr(s, '\0', n)) {
+        type_error(v, key, "String should not contain NUL characters", "string_nul", NULL);
+        return -1;
+    }
+    if (n > max_len) {
         char msg[96];
         snprintf(msg, sizeof msg, "String should have at most %zu characters", max_len);
         type_error(v, key, msg, "string_too_long", NULL);
@@ -167,9 +226,10 @@ int json_field_int(struct json_object *obj, const char *key, int64_t min, int64_
         type_error(v, key, "Input should be a valid integer", "int_type", val);
         return -1;
     }
-    errno = 0;
+    /* json-c clamps integers that overflow to INT64_MIN/MAX, so those two
+     * values are ambiguous and refused. */
     int64_t n = json_object_get_int64(val);
-    if (errno == ERANGE || n < min || n > max) {
+    if (n == INT64_MIN || n == INT64_MAX || n < min || n > max) {
         char msg[96];
         snprintf(msg, sizeof msg, "Input should be between %lld and %lld",
                  (long long)min, (long long)max);

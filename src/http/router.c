@@ -67,17 +67,29 @@ static int parse_pattern(struct route *rt, const char *pattern)
         if (!s->text)
             return HARK_ENOMEM;
         rt->n_segs++;
+        if (slash && slash[1] == '\0')
+            return HARK_EINVAL; /* a trailing '/' would never match */
         p += len + (slash ? 1 : 0);
     }
     return 0;
 }
 
+/* Same method and the same shape: "/x/{a}" and "/x/{b}" collide. */
+static int same_route(const struct route *a, const struct route *b)
+{
+    if (strcmp(a->method, b->method) || a->n_segs != b->n_segs)
+        return 0;
+    for (size_t i = 0; i < a->n_segs; i++) {
+        if (a->segs[i].capture != b->segs[i].capture ||
+            (!a->segs[i].capture && strcmp(a->segs[i].text, b->segs[i].text)))
+            return 0;
+    }
+    return 1;
+}
+
 int router_add(struct router *r, const char *method, const char *pattern,
                const void *handler)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->routes[i].method, method) && !strcmp(r->routes[i].pattern, pattern))
-            return HARK_EEXIST;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 16;
         struct route *p = hark_realloc(r->routes, cap * sizeof *p);
@@ -92,6 +104,9 @@ int router_add(struct router *r, const char *method, const char *pattern,
     int rc = parse_pattern(rt, pattern);
     if (!rc && (!(rt->method = hark_strdup(method)) || !(rt->pattern = hark_strdup(pattern))))
         rc = HARK_ENOMEM;
+    for (size_t i = 0; !rc && i < r->n; i++)
+        if (same_route(&r->routes[i], rt))
+            rc = HARK_EEXIST;
     if (rc) {
         route_release(rt);
         return rc;
@@ -147,8 +162,9 @@ int router_match(const struct router *r, const char *method, const char *path,
     for (const char *p = path + 1; *p;) {
         const char *slash = strchr(p, '/');
         size_t l = slash ? (size_t)(slash - p) : strlen(p);
-        if (l == 0 || n == ROUTER_MAX_SEGMENTS)
-            return HARK_ENOENT; /* empty segment ("//", trailing '/') or too deep */
+        /* An empty segment ("//", a trailing '/') or too deep: no route. */
+        if (l == 0 || n == ROUTER_MAX_SEGMENTS || (slash && slash[1] == '\0'))
+            return HARK_ENOENT;
         seg[n] = p;
         len[n++] = l;
         p += l + (slash ? 1 : 0);

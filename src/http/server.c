@@ -256,6 +256,25 @@ static enum MHD_Result reply_now(struct req_state *st, int status, const char *c
     return queue(st);
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " CRLF */
+    return MHD_YES;
+}
+
+/* Absolute-form targets ("GET http://host/path", RFC 7230 5.3.2) route by
+ * their path. */
+static const char *origin_path(const char *url)
+{
+    if (url[0] == '/')
+        return url;
+    const char *scheme_end = strstr(url, "://");
+    const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    return path ? path : (scheme_end ? "/" : url);
+}
+
 /* First call for a request: route, limits and auth, before any body byte. */
 static enum MHD_Result begin(struct req_state *st)
 {
@@ -270,6 +289,15 @@ static enum MHD_Result begin(struct req_state *st)
     if (rc)
         return reply_now(st, 404, "not_found", "Not Found");
     req->route = req->match.handler;
+    size_t head = strlen(req->path);
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &head);
+    if (head > s->cfg.max_header_bytes) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Request headers are larger than %zu bytes",
+                 s->cfg.max_header_bytes);
+        http_reply_header(&st->resp, "Connection", "close");
+        return reply_now(st, 431, "header_too_large", msg);
+    }
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -320,7 +348,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->srv = s;
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         st->req.method = method;
-        st->req.path = url;
+        st->req.path = origin_path(url);
         st->req.conn = conn;
         st->req.app = s->app;
         hbuf_init(&st->resp.body, 0);
@@ -385,6 +413,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         (void)metric_set(s->m_connections, NULL, (double)n);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) HARK_PRINTF(2, 0);
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -454,8 +483,9 @@ static int start_daemon(struct http_server *s)
                      MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* Header bytes plus MHD's own bookkeeping; past it MHD answers 431. */
-    size_t pool = s->cfg.max_header_bytes + 8192;
+    /* Twice the header limit plus MHD's bookkeeping, so begin() sees every
+     * head up to the limit and answers 431 itself; far past it MHD does. */
+    size_t pool = 2 * s->cfg.max_header_bytes + 8192;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->cfg.threads > 1 ? s->cfg.threads : 0),

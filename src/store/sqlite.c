@@ -122,6 +122,7 @@ enum stmt_id {
     ST_COMMIT,
     ST_ROLLBACK,
     ST_PING,
+    ST_HAS_MIGRATIONS,
     ST_VERSION,
     ST_MIGRATION_RECORD,
     ST_SETTING_GET,
@@ -152,6 +153,9 @@ static const struct {
     [ST_COMMIT] = {"commit", "COMMIT"},
     [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_PING] = {"ping", "SELECT 1 FROM schema_migrations LIMIT 1"},
+    [ST_HAS_MIGRATIONS] = {"schema_version",
+                           "SELECT count(*) FROM sqlite_master "
+                           "WHERE type = 'table' AND name = 'schema_migrations'"},
     [ST_VERSION] = {"schema_version", "SELECT coalesce(max(version), 0) FROM schema_migrations"},
     [ST_MIGRATION_RECORD] = {"migrate",
                              "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)"},
@@ -458,7 +462,7 @@ static int conn_open(struct sqlite_store *st, int reader, struct conn **out)
     if (rc != SQLITE_OK) {
         err = fail(c->db, rc, "open");
         conn_close(c);
-        return err;
+        return err ? err : HARK_ESTORE;
     }
     *out = c;
     return 0;
@@ -562,21 +566,35 @@ static int txn_commit(struct conn *c)
 
 /* --- open, migrate, free ---------------------------------------------------- */
 
-static int read_version(struct conn *c, int *out)
+/* Runs a query that yields one integer. */
+static int query_int(struct conn *c, enum stmt_id id, int64_t *out)
 {
     sqlite3_stmt *st;
-    int err = stmt_get(c, ST_VERSION, &st);
+    int err = stmt_get(c, id, &st);
     if (err)
         return err;
-    err = step(c, st, ST_VERSION);
+    err = step(c, st, id);
     if (err == 1) {
-        int64_t v = sqlite3_column_int64(st, 0);
-        *out = v > INT_MAX ? INT_MAX : (int)v;
+        *out = sqlite3_column_int64(st, 0);
         err = 0;
     } else if (err == 0) {
-        err = fail(c->db, SQLITE_INTERNAL, stmts[ST_VERSION].name);
+        err = fail(c->db, SQLITE_INTERNAL, stmts[id].name);
     }
     stmt_done(st);
+    return err;
+}
+
+/* 0 while the file has no schema_migrations table: it is created inside
+ * the first migration's transaction, so a failed first open leaves the
+ * file without any table. */
+static int read_version(struct conn *c, int *out)
+{
+    int64_t exists = 0, v = 0;
+    int err = query_int(c, ST_HAS_MIGRATIONS, &exists);
+    if (!err && exists)
+        err = query_int(c, ST_VERSION, &v);
+    if (!err)
+        *out = v > INT_MAX ? INT_MAX : (int)v;
     return err;
 }
 
@@ -595,6 +613,13 @@ static int migrate_one(struct sqlite_store *st, struct conn *c, int version, int
 {
     *applied = 0;
     int err = txn_begin(c);
+    if (!err) {
+        int rc = sqlite3_exec(c->db,
+                              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                              "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+                              NULL, NULL, NULL);
+        err = rc == SQLITE_OK ? 0 : fail(c->db, rc, "migrate");
+    }
     int current = 0;
     if (!err)
         err = read_version(c, &current);
@@ -624,12 +649,6 @@ static int migrate_one(struct sqlite_store *st, struct conn *c, int version, int
 
 static int migrate(struct sqlite_store *st, struct conn *c, int *version)
 {
-    int rc = sqlite3_exec(c->db,
-                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                          "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
-                          NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return fail(c->db, rc, "migrate");
     int err = read_version(c, version);
     if (err)
         return err;

@@ -2,12 +2,13 @@
  * libmicrohttpd's parser, then our router, limits, authorization, handlers,
  * the SQLite store and, after an upgrade, the WebSocket connection.
  *
- * One server runs for the whole process (set up on the first input), on
+ * One server runs for the whole process (set up by LLVMFuzzerInitialize), on
  * 127.0.0.1 with an ephemeral port, one request thread and small limits so
  * inputs reach them: 64 KiB body, 8 KiB of headers, 2 s idle timeout. The
  * store holds one user with one all-scope token; "@TOKEN@" anywhere in an
  * input is replaced by that token, so the corpus can hold authenticated
- * requests. The admin key is "fuzz-admin-key".
+ * requests (an input that revokes it gets a new one minted after it). The
+ * admin key is "fuzz-admin-key".
  *
  * Per input: connect, write the bytes (reading replies meanwhile, so
  * pipelined requests cannot deadlock), shut down our side, read until the
@@ -25,7 +26,6 @@
  * everything is torn down at exit. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hark/api.h"
@@ -49,10 +48,11 @@
 #define ADMIN_KEY "fuzz-admin-key"
 #define TOKEN_MARK "@TOKEN@"
 /* A fuzz input's reply is over when the server closes or stays silent for
- * INPUT_SILENCE_MS: answers on loopback take milliseconds, and an incomplete
- * request (most mutants) gets no answer at all, so waiting longer only
- * slows the fuzzer down. The liveness probe waits far longer, so a request
- * the single server thread is still busy with cannot fake a dead server. */
+ * INPUT_SILENCE_MS: answers on loopback take milliseconds, while a request
+ * cut short (a body shorter than its Content-Length) gets nothing until the
+ * idle timeout, so waiting longer only slows the fuzzer down. The liveness
+ * probe waits far longer, so a request the single server thread is still
+ * busy with cannot fake a dead server. */
 #define INPUT_SILENCE_MS 100
 #define PROBE_SILENCE_MS 5000
 #define EXCHANGE_MAX_MS 2000 /* no fuzz exchange lasts longer than this */
@@ -197,8 +197,8 @@ struct reply {
     int closed;                /* the server closed (EOF or reset) */
 };
 
-/* Writes len bytes and reads the reply until the server closes, goes
- * silent for silence_ms, or max_ms pass. */
+/* Writes len bytes and reads the reply until the server closes, neither
+ * side makes progress for silence_ms, or max_ms pass. */
 static void exchange(int fd, const char *data, size_t len, int silence_ms, int max_ms,
                      struct reply *r)
 {
@@ -239,10 +239,12 @@ static void exchange(int fd, const char *data, size_t len, int silence_ms, int m
         }
         if (wr_open && (p.revents & POLLOUT)) {
             ssize_t put = send(fd, data + sent, len - sent, MSG_NOSIGNAL);
-            if (put > 0)
+            if (put > 0) {
                 sent += (size_t)put;
-            else if (put < 0 && errno != EAGAIN && errno != EINTR)
+                last = clock_mono_ms();
+            } else if (put < 0 && errno != EAGAIN && errno != EINTR) {
                 wr_open = 0; /* the server stopped reading: keep reading its reply */
+            }
         }
     }
 }
@@ -282,14 +284,15 @@ static void check_alive(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Interesting requests are a few hundred bytes long, and libFuzzer's length
- * control keeps mutants below ~300 bytes for the first thousands of runs,
- * which at tens of runs per second is the whole session: unless the
- * command line sets it, switch it off. (libFuzzer reads its flags after
- * this hook, and lets it edit argv for exactly this.) */
+/* Starts the server, and switches libFuzzer's length control off unless
+ * the command line sets it: interesting requests are a few hundred bytes
+ * long, and length control keeps mutants below ~300 bytes for the first
+ * thousands of runs, which at tens of runs per second is the whole session.
+ * (libFuzzer reads its flags after this hook and lets it edit argv.) */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static char flag[] = "-len_control=0";
+    setup();
     for (int i = 1; i < *argc; i++)
         if (!strncmp((*argv)[i], "-len_control=", 13))
             return 0;
@@ -302,14 +305,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        setup();
-        ready = 1;
-    }
     size_t len;
     char *req = with_token(data, size, &len);
     int fd = connect_server();

@@ -76,13 +76,13 @@ static void read_fields(struct json_object *obj)
         abort();
     before = json_verr_count(&v);
 
-    size_t name_max = 0;
     rc = json_field_string(obj, "name", 0, 255, &v, &s);
     expect(rc, before, &v);
     if (rc == 1) {
-        name_max = strlen(s);
-        if (name_max > 255 || (size_t)json_object_get_string_len(json_object_object_get(obj, "name")) != name_max)
-            abort(); /* an embedded NUL would make these differ */
+        /* An embedded NUL would make the two lengths differ. */
+        size_t held = (size_t)json_object_get_string_len(json_object_object_get(obj, "name"));
+        if (strlen(s) > 255 || strlen(s) != held)
+            abort();
     }
     before = json_verr_count(&v);
 

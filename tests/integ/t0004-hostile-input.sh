@@ -5,7 +5,7 @@
 # chunked body, a lying Content-Length, malformed JSON (422). /healthz keeps
 # answering after each.
 . "$(dirname "$0")/lib.sh"
-start_hark --max-body-bytes 64K --idle-timeout 3s
+start_hark --max-body-bytes 64K --max-header-bytes 8K --idle-timeout 3s
 ADMIN=(-H "X-Admin-API-Key: $HARK_ADMIN_API_KEY" -H 'Content-Type: application/json')
 
 raw() { # raw PYTHON_BYTES_EXPR [close_write]: sends bytes, prints "status|body-start"
@@ -49,6 +49,14 @@ out=$(raw 'b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r
 case "$out" in 431\|*) ;; *) fail "100 KB header gave: $out (want 431)" ;; esac
 alive "100 KB header"
 
+# Just over the configured limit: Hark's own JSON 431.
+out=$(raw 'b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"')
+case "$out" in 431\|*header_too_large*) ;; *) fail "9 KB header over an 8K limit gave: $out" ;; esac
+out=$(raw 'b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 7000 + b"\r\n\r\n"')
+case "$out" in 200\|*) ;; *) fail "7 KB header under an 8K limit gave: $out" ;; esac
+out=$(raw 'b"GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"')
+case "$out" in 200\|*) ;; *) fail "absolute-form request line gave: $out" ;; esac
+
 out=$(raw 'b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Many: a\r\n" * 20000 + b"\r\n"')
 case "$out" in 431\|*) ;; *) fail "20000 header lines gave: $out (want 431)" ;; esac
 alive "20000 header lines"
@@ -73,7 +81,7 @@ out=$(raw "b'POST /admin/users HTTP/1.1\r\nHost: x\r\nX-Admin-API-Key: $HARK_ADM
 case "$out" in closed\|*|400\|*) ;; *) fail "short body for Content-Length gave: $out" ;; esac
 alive "body shorter than Content-Length"
 
-for body in '{' '[]' '"str"' '{"email":' 'nul' '{"email":"a@b.c"} trailing' "$(printf '{"email":"a\x01@b.c"}')"; do
+for body in '{' '[]' '"str"' '12' '{"email":"n@a.io","data":{"x":NaN}}' "$(printf '{"email":"u@a.io","name":"\xff"}')" '{"email":' 'nul' '{"email":"a@b.c"} trailing' "$(printf '{"email":"a\x01@b.c"}')"; do
     http POST /admin/users "${ADMIN[@]}" --data-binary "$body"
     expect_status 422
     expect_json 'j["error"]["code"] == "validation_error" and isinstance(j["detail"], list)'

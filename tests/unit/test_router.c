@@ -320,7 +320,31 @@ static void every_allocation_failure_is_enomem_and_clean(void **state)
     assert_true(failed_steps >= 10); /* at least one per route, or nothing was injected */
 }
 
+static void same_shape_with_other_capture_names_is_a_duplicate(void **state)
+{
+    (void)state;
+    struct router *r = NULL;
+    assert_int_equal(router_new(&r), 0);
+    assert_int_equal(router_add(r, "GET", "/x/{a}", "h1"), 0);
+    assert_int_equal(router_add(r, "GET", "/x/{b}", "h2"), HARK_EEXIST);
+    assert_int_equal(router_add(r, "POST", "/x/{b}", "h3"), 0);
+    assert_int_equal(router_add(r, "GET", "/x/literal", "h4"), 0);
+    router_free(r);
+}
+
+static void pattern_with_trailing_slash_is_refused(void **state)
+{
+    (void)state;
+    struct router *r = NULL;
+    assert_int_equal(router_new(&r), 0);
+    assert_int_equal(router_add(r, "GET", "/a/", "h"), HARK_EINVAL);
+    assert_int_equal(router_add(r, "GET", "/a//b", "h"), HARK_EINVAL);
+    router_free(r);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(same_shape_with_other_capture_names_is_a_duplicate),
+    cmocka_unit_test(pattern_with_trailing_slash_is_refused),
     cmocka_unit_test(literal_segment_beats_capture_whatever_the_order),
     cmocka_unit_test(earlier_literal_outranks_later_literal),
     cmocka_unit_test(params_point_into_the_path),
