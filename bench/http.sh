@@ -36,7 +36,7 @@ for i in $(seq 1 20); do
         "http://127.0.0.1:$hp/admin/users"
 done
 
-cc -O2 -o "$tmp/mhd_peer" "$here/mhd_peer.c" $(pkg-config --cflags --libs libmicrohttpd)
+cc -O2 -Wall -Werror -o "$tmp/mhd_peer" "$here/mhd_peer.c" $(pkg-config --cflags --libs libmicrohttpd)
 pp=$(port)
 "$tmp/mhd_peer" "$pp" 2 &
 pids+=($!)

@@ -19,6 +19,8 @@ packages=(
     libsqlite3-dev
     libsodium-dev
     uuid-dev
+    libsndfile1-dev
+    libsoxr-dev
     # tests: cmocka, clang with libFuzzer and the sanitizer runtimes, and the
     # tools integration scripts call (promtool ships in prometheus; procps
     # gives ps/pkill)

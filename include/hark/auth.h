@@ -24,8 +24,10 @@ struct auth;
  * admin_key: the configured admin key (borrowed, may be NULL). When it is
  * NULL and none was ever generated, a new one is written into new_admin_key
  * (size >= AUTH_TOKEN_LEN + 1) for the caller to show once; otherwise
- * new_admin_key is set to "". *out is freed with auth_free(). store is
- * borrowed and must outlive the auth. */
+ * new_admin_key is set to "". Pass new_admin_key = NULL from tools that only
+ * mint user tokens: no admin key is generated (it would be lost), and
+ * auth_admin_ok() refuses every key unless admin_key is given. *out is freed
+ * with auth_free(). store is borrowed and must outlive the auth. */
 HARK_MUST_CHECK int auth_new(struct store *store, const char *admin_key, struct auth **out,
                              char *new_admin_key, size_t new_admin_key_size);
 void auth_free(struct auth *a);

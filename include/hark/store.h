@@ -44,6 +44,7 @@ struct store_config store_config_default(void);
  * HARK_ESTORE with a log line naming the cause when the file cannot be
  * opened or migrated, or when its schema is newer than this binary knows. */
 HARK_MUST_CHECK int store_open(const struct store_config *c, struct store **out);
+/* Closes every connection; no call on s may still be running. */
 void store_free(struct store *s); /* NULL is fine */
 
 /* Cheap liveness query for /readyz: reads the schema table. */

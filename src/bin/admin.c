@@ -92,8 +92,7 @@ static int token_create(struct store *st, const struct config *c, int argc, char
         return 2;
     }
     struct auth *a;
-    char unused[64];
-    int rc = auth_new(st, config_get_str(c, "admin_api_key"), &a, unused, sizeof unused);
+    int rc = auth_new(st, config_get_str(c, "admin_api_key"), &a, NULL, 0);
     if (rc) {
         fprintf(stderr, "hark admin: %s\n", hark_strerror(rc));
         return 1;

@@ -20,6 +20,7 @@ struct auth {
     struct store *store;
     unsigned char key[crypto_generichash_KEYBYTES];
     unsigned char admin_hash[32];
+    int has_admin;             /* admin_hash holds a key's hash */
 };
 
 static void hash_secret(const struct auth *a, const char *secret, unsigned char out[32])
@@ -62,6 +63,7 @@ static int load_hex(struct store *s, const char *name, const unsigned char *init
 
 static int load_admin(struct auth *a, const char *admin_key, char *new_key, size_t size)
 {
+    a->has_admin = 1;
     if (admin_key && *admin_key) {
         hash_secret(a, admin_key, a->admin_hash);
         return 0;
@@ -85,9 +87,10 @@ int auth_new(struct store *store, const char *admin_key, struct auth **out,
              char *new_admin_key, size_t new_admin_key_size)
 {
     *out = NULL;
-    if (new_admin_key_size < AUTH_TOKEN_LEN + 1)
+    if (new_admin_key && new_admin_key_size < AUTH_TOKEN_LEN + 1)
         return HARK_EINVAL;
-    new_admin_key[0] = '\0';
+    if (new_admin_key)
+        new_admin_key[0] = '\0';
     if (sodium_init() < 0)
         return HARK_ECRYPTO;
     struct auth *a = hark_calloc(1, sizeof *a);
@@ -95,7 +98,7 @@ int auth_new(struct store *store, const char *admin_key, struct auth **out,
         return HARK_ENOMEM;
     a->store = store;
     int rc = load_hex(store, KEY_SETTING, NULL, a->key, sizeof a->key);
-    if (!rc)
+    if (!rc && (new_admin_key || (admin_key && *admin_key)))
         rc = load_admin(a, admin_key, new_admin_key, new_admin_key_size);
     if (rc) {
         auth_free(a);
@@ -126,7 +129,7 @@ void auth_token_generate(const struct auth *a, char *out, size_t size, unsigned 
 
 int auth_admin_ok(const struct auth *a, const char *key)
 {
-    if (!key || !*key || strlen(key) > 256)
+    if (!a->has_admin || !key || !*key || strlen(key) > 256)
         return 0;
     unsigned char h[32];
     hash_secret(a, key, h);

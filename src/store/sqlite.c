@@ -24,11 +24,11 @@
  * if even that fails the connection is closed and reopened when needed.
  *
  * Memory. SQLite allocates through hark_malloc() (configured once per
- * process), so allocation-failure tests reach into SQLite too. Where
- * SQLite reports running out of memory as SQLITE_NOMEM or
- * SQLITE_IOERR_NOMEM the caller gets HARK_ENOMEM; a few SQLite paths turn
- * an allocation failure into another error (SQLITE_CANTOPEN while opening
- * the file, for one) and those surface as HARK_ESTORE. */
+ * process), so allocation-failure tests reach into SQLite too. SQLite
+ * reports running out as SQLITE_NOMEM or SQLITE_IOERR_NOMEM, and the
+ * caller gets HARK_ENOMEM: test_store fails each of the ~4900 allocations
+ * of open + user create + token create + token find in turn and every one
+ * surfaces as HARK_ENOMEM with SQLite 3.40, none as HARK_ESTORE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -306,8 +306,8 @@ static int bind_hash(sqlite3_stmt *st, int i, const unsigned char *hash)
     return sqlite3_bind_blob(st, i, hash, STORE_TOKEN_HASH_BYTES, SQLITE_STATIC);
 }
 
-/* Runs a statement that returns no rows; *changes (may be NULL) gets the
- * number of rows it changed. */
+/* Runs a statement for its effect (a row it yields is ignored); *changes
+ * (may be NULL) gets the number of rows it changed. */
 static int exec_stmt(struct conn *c, enum stmt_id id, sqlite3_stmt *st, int bind_rc,
                      int64_t *changes)
 {
@@ -545,7 +545,9 @@ static void reader_put(struct sqlite_store *st, struct conn *c)
 }
 
 /* Begins a write transaction. ROLLBACK is prepared first so that whenever a
- * transaction is open, conn_settle() can end it without allocating. */
+ * transaction is open, conn_settle() can end it without preparing anything.
+ * (After DDL SQLite re-prepares it, which can fail for want of memory;
+ * conn_settle() then closes the connection, which also rolls back.) */
 static int txn_begin(struct conn *c)
 {
     sqlite3_stmt *st;
@@ -812,18 +814,16 @@ static int io_fail(const char *what, const char *path)
     return HARK_EIO;
 }
 
-/* Makes a rename in path's directory durable. */
-static int sync_parent_dir(const char *path)
+/* Opens the directory path lives in, to make a rename there durable. */
+static int open_parent_dir(const char *path, int *fd)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? hark_strndup(path, slash == path ? 1 : (size_t)(slash - path))
                       : hark_strdup(".");
     if (!dir)
         return HARK_ENOMEM;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = fd < 0 || fsync(fd) != 0 ? io_fail("fsync directory", dir) : 0;
-    if (fd >= 0)
-        close(fd);
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = *fd < 0 ? io_fail("open directory", dir) : 0;
     hark_free(dir);
     return err;
 }
@@ -876,22 +876,27 @@ static int sqlite_backup(struct store *s, const char *dest)
         return HARK_ENOMEM;
     memcpy(tmp, dest, len);
     memcpy(tmp + len, suffix, sizeof suffix);
+    int dir = -1;
+    int err = open_parent_dir(dest, &dir);
     /* mkostemp creates the file 0600: a backup holds the server's secrets. */
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        int err = io_fail("create", tmp);
-        hark_free(tmp);
-        return err;
+    int fd = err ? -1 : mkostemp(tmp, O_CLOEXEC);
+    if (!err && fd < 0)
+        err = io_fail("create", tmp);
+    if (!err) {
+        close(fd);
+        err = backup_into(st, tmp);
+        /* Never replaces a file that appeared at dest while we copied. */
+        if (!err && renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
+            err = errno == EEXIST ? HARK_EEXIST : io_fail("rename", dest);
+        if (err) {
+            unlink(tmp);
+        } else if (fsync(dir) != 0) {
+            err = io_fail("fsync directory", dest);
+            unlink(dest); /* ours: the rename refused to replace anything */
+        }
     }
-    close(fd);
-    int err = backup_into(st, tmp);
-    /* Never replaces a file that appeared at dest while we copied. */
-    if (!err && renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
-        err = errno == EEXIST ? HARK_EEXIST : io_fail("rename", dest);
-    if (err)
-        unlink(tmp);
-    else
-        err = sync_parent_dir(dest);
+    if (dir >= 0)
+        close(dir);
     hark_free(tmp);
     return err;
 }
