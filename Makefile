@@ -20,7 +20,7 @@ O := $(BUILD)/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS     := libmicrohttpd json-c sqlite3 libsodium uuid sndfile soxr
+PKGS     := libmicrohttpd json-c sqlite3 libsodium uuid sndfile soxr libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,10 +28,17 @@ WARN     := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Werror
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude \
-             -include include/hark/banned.h $(PKG_CFLAGS) -MMD -MP
-LDLIBS    = $(PKG_LIBS) -lpthread -lm
+             -include include/hark/banned.h $(PKG_CFLAGS) $(WHISPER_INC) -MMD -MP
+LDLIBS    = $(WHISPER_LIBS) $(PKG_LIBS) -lpthread -lm
 
 WHISPER_DIR := $(BUILD)/whisper
+WHISPER_OUT := $(WHISPER_DIR)/p$(PORTABLE)-c$(CUDA)
+WHISPER_INC := -isystem $(WHISPER_OUT)/include
+# ggml's CPU backend is C++ (libstdc++); CUDA builds add the CUDA runtime.
+WHISPER_LIBS = $(WHISPER_OUT)/lib/libwhisper.a $(WHISPER_OUT)/lib/libggml.a \
+               $(WHISPER_OUT)/lib/libggml-cpu.a $(WHISPER_OUT)/lib/libggml-base.a \
+               $(if $(filter 1,$(CUDA)),$(WHISPER_OUT)/lib/libggml-cuda.a -L/usr/local/cuda/lib64 \
+               -lcudart -lcublas -lcublasLt -lcuda) -lstdc++
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/audio/*.c src/asr/*.c \
               src/store/*.c src/queue/*.c src/http/*.c src/bot/*.c src/ops/*.c))
@@ -62,10 +69,12 @@ help:
 deps:
 	@tools/bootstrap.sh
 
-whisper:
+WHISPER_LIB := $(WHISPER_OUT)/lib/libwhisper.a
+whisper: $(WHISPER_LIB)
+$(WHISPER_LIB): tools/build-whisper.sh
 	@tools/build-whisper.sh $(WHISPER_DIR) $(PORTABLE) $(CUDA)
 
-$(O)/obj/%.o: %.c
+$(O)/obj/%.o: %.c | $(WHISPER_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -73,12 +82,12 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(HARK): $(BIN_OBJ) $(LIB)
+$(HARK): $(BIN_OBJ) $(LIB) $(WHISPER_LIB)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(BIN_OBJ) $(LIB) $(LDLIBS)
 
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIB)
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIB) $(WHISPER_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter-out $(WHISPER_LIB),$^) $(LDLIBS) -lcmocka
 
 run: deps all
 	@tools/run.sh $(HARK)
@@ -100,9 +109,9 @@ FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
               -fno-omit-frame-pointer
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -include include/hark/banned.h \
-              $(PKG_CFLAGS) -MMD -MP $(FUZZ_FLAGS)
+              $(PKG_CFLAGS) $(WHISPER_INC) -MMD -MP $(FUZZ_FLAGS)
 
-$(FUZZ_O)/obj/%.o: %.c
+$(FUZZ_O)/obj/%.o: %.c | $(WHISPER_LIB)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 
@@ -131,7 +140,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --std=c11 -Iinclude --suppress=missingIncludeSystem src
 	clang-tidy --quiet $(LIB_SRC) $(BIN_SRC) -- -std=c11 -D_GNU_SOURCE -Iinclude \
-	  -include include/hark/banned.h $(PKG_CFLAGS)
+	  -include include/hark/banned.h $(PKG_CFLAGS) $(WHISPER_INC)
 
 check: test tsan lint
 	@FUZZ_SECONDS=10 $(MAKE) --no-print-directory fuzz
@@ -142,5 +151,6 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)/release $(BUILD)/san-* $(BUILD)/fuzz
 
--include $(LIB_OBJ:.o=.d) $(BIN_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(BIN_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) \
+         $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/obj/tests/fuzz/%.d)
 -include $(UNIT_SRC:tests/unit/%.c=$(O)/obj/tests/unit/%.d) $(HARNESS_OBJ:.o=.d)

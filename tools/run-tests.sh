@@ -27,6 +27,9 @@ bins=()
 for b in "$@"; do bins+=("$(realpath -m "$b")"); done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Test data (jfk.wav, the test and VAD models) lives in ../shared/data; unit
+# suites read it through HARK_TEST_DATA.
+export HARK_TEST_DATA=${HARK_TEST_DATA:-$(realpath -m "$root/../shared/data")}
 cd "$root" || exit 2
 
 passed=0 failed=0 skipped=0

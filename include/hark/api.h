@@ -27,6 +27,12 @@ HARK_MUST_CHECK int api_new(const struct api_config *c, struct store *store, str
                             struct metrics *metrics, struct api **out);
 void api_free(struct api *a);
 
+struct asr_engine;
+struct jobq;
+/* Enables transcription: the batch endpoint runs on jobs' workers with
+ * engine. Both borrowed, must outlive the api; call before serving. */
+void api_set_engine(struct api *a, struct asr_engine *engine, struct jobq *jobs);
+
 /* The route table (static storage) and the authorize hook for
  * http_server_new(), which is given the struct api as its app. */
 const struct http_route *api_routes(size_t *n);

@@ -29,6 +29,7 @@ struct http_config {
     unsigned max_connections;        /* total open connections; default 1024 */
     unsigned max_connections_per_ip; /* 0 = unlimited (behind a proxy) */
     size_t max_body_bytes;           /* default 1 MiB */
+    size_t max_upload_bytes;         /* upload routes (audio files); 100 MiB */
     size_t max_header_bytes;         /* default 16 KiB */
     unsigned idle_timeout_s;         /* close idle connections; default 30 */
     int access_log;                  /* log one line per request; default 1 */
@@ -86,6 +87,7 @@ struct http_route {
     http_handler_fn fn;
     enum http_auth auth;
     const char *scope;               /* needed token scope, NULL = any */
+    int upload;                      /* body limit is max_upload_bytes */
 };
 
 /* Decides whether req may run route; on refusal fills resp and returns a
@@ -113,6 +115,17 @@ const char *http_query(const struct http_request *req, const char *name);
 int http_param(const struct http_request *req, const char *name, char *buf, size_t size);
 /* Remote address as text into buf. */
 const char *http_remote(const struct http_request *req, char *buf, size_t size);
+
+/* Answering later, from another thread (long work must not hold one of the
+ * few request threads): the handler calls http_defer() and returns 0
+ * without filling resp; the connection is suspended. The other thread fills
+ * http_deferred_response(d) and calls http_deferred_done(d) exactly once;
+ * the response then goes out from a request thread. The request's strings
+ * (req->path, headers, body) stay valid until done. */
+struct http_deferred;
+struct http_deferred *http_defer(struct http_request *req);
+struct http_response *http_deferred_response(struct http_deferred *d);
+void http_deferred_done(struct http_deferred *d);
 
 /* Response helpers. Each returns 0 or HARK_ENOMEM/HARK_ETOOBIG. */
 HARK_MUST_CHECK int http_reply_json(struct http_response *resp, int status, struct json_object *obj);

@@ -3,7 +3,7 @@
  *
  * Three layers, each usable alone:
  *  1. Pure helpers, no allocation, no I/O: the handshake accept key, a frame
- *     header parser and encoder, (un)masking, incremental UTF-8 validation.
+ *     header parser and encoder, (un)masking.
  *  2. struct ws_parser: a state machine fed arbitrary slices of the byte
  *     stream. It checks every rule a receiver must enforce (masking, RSV bits,
  *     opcodes, control frame rules, fragment order, size limits, UTF-8 of text
@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hark/error.h"
+#include "hark/utf8.h"
 
 enum ws_opcode {
     WS_OPCODE_CONTINUATION = 0x0,
@@ -125,20 +126,6 @@ HARK_MUST_CHECK int ws_close_payload_encode(unsigned code, const char *reason,
 void ws_mask(unsigned char *p, size_t n, const unsigned char key[4],
              uint64_t offset);
 
-/* Incremental UTF-8 validator (RFC 3629): rejects overlong forms,
- * surrogates (U+D800..U+DFFF) and code points above U+10FFFF at the first
- * byte that proves the sequence invalid, wherever input is split. */
-struct ws_utf8 {
-    unsigned need;           /* continuation bytes still expected */
-    unsigned char lo, hi;    /* allowed range of the next continuation byte */
-};
-void ws_utf8_init(struct ws_utf8 *u);
-/* 0, or HARK_EPARSE at the first invalid byte (the state is then spent). */
-HARK_MUST_CHECK int ws_utf8_feed(struct ws_utf8 *u, const unsigned char *p,
-                                 size_t n);
-/* 1 when the input so far ends on a code point boundary. */
-int ws_utf8_complete(const struct ws_utf8 *u);
-
 /* ---- 2. the stream parser ----------------------------------------------- */
 
 enum ws_event_kind {
@@ -177,7 +164,7 @@ struct ws_parser {
     uint64_t frame_done;   /* payload bytes of `frame` consumed */
     int msg_opcode;        /* data message in progress, 0 when none */
     uint64_t msg_len;      /* its bytes so far */
-    struct ws_utf8 utf8;
+    struct utf8_state utf8;
     unsigned char ctrl[WS_CONTROL_MAX];
     uint16_t error_code;
 };

@@ -13,6 +13,8 @@ static int usage(FILE *f)
             "commands:\n"
             "  serve     run everything in one process: API, store (SQLite)\n"
             "  admin     manage users and API tokens directly in the store\n"
+            "  transcribe  transcribe audio files offline, or through the live path (--stream)\n"
+            "  models    list and download whisper.cpp models\n"
             "  backup    write an online, consistent copy of the store\n"
             "  config    print the configuration keys (--doc) or effective values\n"
             "  version   print the version\n"
@@ -31,6 +33,10 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "admin"))
         return cmd_admin(argc - 1, argv + 1);
+    if (!strcmp(cmd, "models"))
+        return cmd_models(argc - 1, argv + 1);
+    if (!strcmp(cmd, "transcribe"))
+        return cmd_transcribe(argc - 1, argv + 1);
     if (!strcmp(cmd, "backup"))
         return cmd_backup(argc - 1, argv + 1);
     if (!strcmp(cmd, "config"))

@@ -7,10 +7,12 @@
 
 #include "bin.h"
 #include "hark/api.h"
+#include "hark/asr.h"
 #include "hark/auth.h"
 #include "hark/clock.h"
 #include "hark/config.h"
 #include "hark/http.h"
+#include "hark/jobq.h"
 #include "hark/log.h"
 #include "hark/metrics.h"
 #include "hark/store.h"
@@ -22,6 +24,8 @@ struct serve {
     struct auth *auth;
     struct metrics *metrics;
     struct api *api;
+    struct asr_engine *engine;
+    struct jobq *jobs;
     struct http_server *http;
 };
 
@@ -62,6 +66,7 @@ static struct http_config http_settings(const struct config *c)
     h.max_connections = (unsigned)config_get_int(c, "max_connections");
     h.max_connections_per_ip = (unsigned)config_get_int(c, "max_connections_per_ip");
     h.max_body_bytes = (size_t)config_get_int(c, "max_body_bytes");
+    h.max_upload_bytes = (size_t)config_get_int(c, "max_upload_bytes");
     h.max_header_bytes = (size_t)config_get_int(c, "max_header_bytes");
     h.idle_timeout_s = (unsigned)(config_get_int(c, "idle_timeout") / 1000);
     h.access_log = config_get_bool(c, "access_log");
@@ -77,6 +82,30 @@ static void announce_admin_key(const char *key)
     log_warn("serve", "msg=\"generated admin key; store it now, it is not shown again\" "
              "admin_api_key=%s", key);
     printf("hark: admin API key (shown once): %s\n", key);
+}
+
+/* The model is optional: without one the API serves everything but
+ * transcription, and says so (503 model_not_loaded). */
+static int start_engine(struct serve *s)
+{
+    struct asr_config ac;
+    if (settings_asr(s->cfg, &ac))
+        return 1;
+    if (ac.kind == ASR_KIND_WHISPER && !ac.model_path) {
+        log_warn("serve", "msg=\"no model configured: transcription is off\" hint=\"--model PATH\"");
+        return 0;
+    }
+    int rc = asr_engine_new(&ac, &s->engine);
+    if (!rc)
+        rc = jobq_new((unsigned)ac.decoders, (size_t)config_get_int(s->cfg, "batch_queue"),
+                      &s->jobs);
+    if (rc) {
+        fprintf(stderr, "hark: cannot start the %s engine: %s\n",
+                ac.kind == ASR_KIND_REMOTE ? "remote" : "whisper", hark_strerror(rc));
+        return 1;
+    }
+    api_set_engine(s->api, s->engine, s->jobs);
+    return 0;
 }
 
 static int start(struct serve *s)
@@ -98,6 +127,8 @@ static int start(struct serve *s)
         fprintf(stderr, "hark: %s\n", hark_strerror(rc));
         return 1;
     }
+    if (start_engine(s))
+        return 1;
     struct http_config hc = http_settings(s->cfg);
     size_t n_routes;
     const struct http_route *routes = api_routes(&n_routes);
@@ -111,7 +142,9 @@ static int start(struct serve *s)
 
 static void stop(struct serve *s)
 {
+    jobq_free(s->jobs); /* waiting uploads get 503 before the server drains */
     http_server_free(s->http);
+    asr_engine_free(s->engine);
     api_free(s->api);
     metrics_free(s->metrics);
     auth_free(s->auth);

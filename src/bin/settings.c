@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "bin.h"
+#include "hark/asr.h"
 #include "hark/buf.h"
 #include "hark/config.h"
 #include "hark/log.h"
@@ -39,6 +40,24 @@ static const struct config_key keys[] = {
      "How long a store writer waits for a lock before failing with 503."},
     {"default_max_concurrent_bots", CONFIG_INT, "3", 0, 10000,
      "max_concurrent_bots for users created without one."},
+    {"asr_engine", CONFIG_STRING, "whisper", 0, 0,
+     "whisper (whisper.cpp in process, needs model) or remote (an OpenAI-compatible server)."},
+    {"remote_url", CONFIG_STRING, NULL, 0, 0,
+     "remote engine: base URL ending in /v1, e.g. https://gpu-box:8056/v1."},
+    {"remote_key", CONFIG_STRING, NULL, 0, 0, "remote engine: bearer token, if the server wants one."},
+    {"remote_model", CONFIG_STRING, "whisper-1", 0, 0, "remote engine: model name to request."},
+    {"remote_timeout", CONFIG_MS, "120s", 1000, 3600000, "remote engine: time limit per request."},
+    {"model", CONFIG_STRING, NULL, 0, 0,
+     "Whisper model file (ggml), e.g. DATA/models/ggml-base.en.bin. See docs/models.md."},
+    {"vad_model", CONFIG_STRING, NULL, 0, 0,
+     "Silero VAD model file (ggml) for streaming; unset: streams decode without VAD gating."},
+    {"asr_decoders", CONFIG_INT, "1", 1, 64,
+     "Decode states in the engine's pool: how many decodes run at once."},
+    {"asr_threads", CONFIG_INT, "2", 1, 256, "Compute threads per decode."},
+    {"max_upload_bytes", CONFIG_BYTES, "100M", 1024, 1LL << 32,
+     "Largest audio upload to /v1/audio/transcriptions (413 beyond)."},
+    {"batch_queue", CONFIG_INT, "16", 1, 100000,
+     "Batch transcriptions waiting for a decoder; past it 503 with Retry-After."},
 };
 
 const struct config_key *settings_keys(size_t *n)
@@ -103,6 +122,24 @@ static int apply_flags(struct config *c, int argc, char **argv, int *argi, int p
     return 0;
 }
 
+int settings_flag(struct config *c, int argc, char **argv, int *i)
+{
+    char key[64];
+    const char *value;
+    struct config_error err;
+    if (!flag_key(argv[*i], key, sizeof key, &value) || !strcmp(key, "config"))
+        return 0;
+    if (!value && *i + 1 >= argc) {
+        fprintf(stderr, "hark: flag %s needs a value\n", argv[*i]);
+        return -2;
+    }
+    if (!value)
+        value = argv[++*i];
+    if (config_set(c, key, value, "flag", &err))
+        return -report(&err);
+    return 1;
+}
+
 int settings_load(int argc, char **argv, int *argi, struct config **out)
 {
     struct config *c;
@@ -137,6 +174,31 @@ int settings_load(int argc, char **argv, int *argi, struct config **out)
     }
     log_level_set(lvl);
     *out = c;
+    return 0;
+}
+
+int settings_asr(const struct config *c, struct asr_config *out)
+{
+    struct asr_config ac = asr_config_default();
+    const char *kind = config_get_str(c, "asr_engine");
+    ac.model_path = config_get_str(c, "model");
+    ac.decoders = (int)config_get_int(c, "asr_decoders");
+    ac.threads = (int)config_get_int(c, "asr_threads");
+    ac.remote_url = config_get_str(c, "remote_url");
+    ac.remote_key = config_get_str(c, "remote_key");
+    ac.remote_model = config_get_str(c, "remote_model");
+    ac.remote_timeout_ms = (int)config_get_int(c, "remote_timeout");
+    if (!strcmp(kind, "remote")) {
+        ac.kind = ASR_KIND_REMOTE;
+        if (!ac.remote_url) {
+            fprintf(stderr, "hark: asr_engine = remote needs remote_url\n");
+            return 2;
+        }
+    } else if (strcmp(kind, "whisper")) {
+        fprintf(stderr, "hark: asr_engine must be whisper or remote, not '%s'\n", kind);
+        return 2;
+    }
+    *out = ac;
     return 0;
 }
 

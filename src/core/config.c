@@ -12,6 +12,7 @@
 
 #include "hark/log.h"
 #include "hark/mem.h"
+#include "hark/utf8.h"
 
 /* Room for a source name, ':' and a line number. */
 #define ORIGIN_MAX 160
@@ -143,55 +144,22 @@ static void quote_value(char *dst, size_t size, const char *v, size_t len)
     dst[o] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (n < need + 1 || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i <= need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return need + 1;
-}
-
 /* Text anywhere in a configuration is UTF-8 without control bytes (tab
  * aside): values end up in logs, headers and JSON, where those bytes
- * would forge or break things. */
+ * would forge or break things. Reports the first problem in the text. */
 static int check_text(const char *s, size_t len, char *msg, size_t msize)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        if ((u[i] < 0x20 && u[i] != '\t') || u[i] == 0x7f) {
-            snprintf(msg, msize, "control character 0x%02x at byte %zu", u[i], i + 1);
+    size_t valid = utf8_valid_prefix(s, len);
+    for (size_t i = 0; i < valid; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            snprintf(msg, msize, "control character 0x%02x at byte %zu", ch, i + 1);
             return HARK_ECONFIG;
         }
-        size_t k = utf8_seq_len(u + i, len - i);
-        if (k == 0) {
-            snprintf(msg, msize, "invalid UTF-8 at byte %zu", i + 1);
-            return HARK_ECONFIG;
-        }
-        i += k;
+    }
+    if (valid < len) {
+        snprintf(msg, msize, "invalid UTF-8 at byte %zu", valid + 1);
+        return HARK_ECONFIG;
     }
     return 0;
 }

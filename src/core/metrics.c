@@ -12,6 +12,7 @@
 
 #include "hark/log.h"
 #include "hark/mem.h"
+#include "hark/utf8.h"
 
 const double metrics_latency_buckets_seconds[METRICS_LATENCY_BUCKETS_N] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -96,54 +97,15 @@ static bool valid_label_name(const char *s)
            strcmp(s, "le") != 0 && strcmp(s, "quantile") != 0;
 }
 
-/* Strict UTF-8 as Go's utf8.ValidString sees it (Prometheus parses with Go):
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool valid_utf8(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return false;
-        i += n + 1;
-    }
-    return true;
-}
-
+/* Help text, like label values in series_create(), must be UTF-8 as Go's
+ * utf8.ValidString sees it (Prometheus parses with Go): utf8_valid() accepts
+ * exactly that. */
 static int check_shape(enum metric_type type, const char *name, const char *help,
                        const char *const *labels, size_t n_labels,
                        const double *bounds, size_t n_bounds)
 {
     if (!valid_metric_name(name, type) || !help || !*help ||
-        !valid_utf8(help, strlen(help)))
+        !utf8_valid(help, strlen(help)))
         return HARK_EINVAL;
     if (n_labels > METRICS_MAX_LABELS || (n_labels && !labels))
         return HARK_EINVAL;
@@ -289,7 +251,7 @@ static int series_create(struct metric *f, const char *const *values,
         lens[i] = strnlen(values[i], METRICS_MAX_LABEL_VALUE_BYTES + 1);
         if (lens[i] > METRICS_MAX_LABEL_VALUE_BYTES)
             return HARK_ETOOBIG;
-        if (!valid_utf8(values[i], lens[i]))
+        if (!utf8_valid(values[i], lens[i]))
             return HARK_EINVAL;
     }
     if (f->n_series >= METRICS_MAX_SERIES)

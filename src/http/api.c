@@ -1,6 +1,7 @@
 /* The route table, authorization, and helpers the handlers share. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_private.h"
 #include "hark/auth.h"
@@ -9,20 +10,22 @@
 #include "hark/mem.h"
 
 static const struct http_route routes[] = {
-    {"GET", "/healthz", api_healthz, HTTP_AUTH_NONE, NULL},
-    {"GET", "/health", api_health, HTTP_AUTH_NONE, NULL},
-    {"GET", "/readyz", api_readyz, HTTP_AUTH_NONE, NULL},
-    {"GET", "/metrics", api_metrics, HTTP_AUTH_NONE, NULL},
-    {"GET", "/auth/me", api_auth_me, HTTP_AUTH_USER, NULL},
-    {"GET", "/ws", api_ws, HTTP_AUTH_NONE, NULL}, /* authenticates in-band, as Vexa */
-    {"POST", "/admin/users", api_admin_user_create, HTTP_AUTH_ADMIN, NULL},
-    {"GET", "/admin/users", api_admin_user_list, HTTP_AUTH_ADMIN, NULL},
-    {"GET", "/admin/users/{user_id}", api_admin_user_get, HTTP_AUTH_ADMIN, NULL},
-    {"GET", "/admin/users/email/{email}", api_admin_user_get_by_email, HTTP_AUTH_ADMIN, NULL},
-    {"PATCH", "/admin/users/{user_id}", api_admin_user_update, HTTP_AUTH_ADMIN, NULL},
-    {"POST", "/admin/users/{user_id}/tokens", api_admin_token_create, HTTP_AUTH_ADMIN, NULL},
-    {"GET", "/admin/users/{user_id}/tokens", api_admin_token_list, HTTP_AUTH_ADMIN, NULL},
-    {"DELETE", "/admin/tokens/{token_id}", api_admin_token_delete, HTTP_AUTH_ADMIN, NULL},
+    {"GET", "/healthz", api_healthz, HTTP_AUTH_NONE, NULL, 0},
+    {"GET", "/health", api_health, HTTP_AUTH_NONE, NULL, 0},
+    {"GET", "/readyz", api_readyz, HTTP_AUTH_NONE, NULL, 0},
+    {"GET", "/metrics", api_metrics, HTTP_AUTH_NONE, NULL, 0},
+    {"GET", "/auth/me", api_auth_me, HTTP_AUTH_USER, NULL, 0},
+    {"GET", "/ws", api_ws, HTTP_AUTH_NONE, NULL, 0}, /* authenticates in-band, as Vexa */
+    {"POST", "/admin/users", api_admin_user_create, HTTP_AUTH_ADMIN, NULL, 0},
+    {"GET", "/admin/users", api_admin_user_list, HTTP_AUTH_ADMIN, NULL, 0},
+    {"GET", "/admin/users/{user_id}", api_admin_user_get, HTTP_AUTH_ADMIN, NULL, 0},
+    {"GET", "/admin/users/email/{email}", api_admin_user_get_by_email, HTTP_AUTH_ADMIN, NULL, 0},
+    {"PATCH", "/admin/users/{user_id}", api_admin_user_update, HTTP_AUTH_ADMIN, NULL, 0},
+    {"POST", "/admin/users/{user_id}/tokens", api_admin_token_create, HTTP_AUTH_ADMIN, NULL, 0},
+    {"GET", "/admin/users/{user_id}/tokens", api_admin_token_list, HTTP_AUTH_ADMIN, NULL, 0},
+    {"DELETE", "/admin/tokens/{token_id}", api_admin_token_delete, HTTP_AUTH_ADMIN, NULL, 0},
+    {"POST", "/v1/audio/transcriptions", api_transcriptions, HTTP_AUTH_USER, NULL, 1},
+    {"GET", "/v1/models", api_models, HTTP_AUTH_USER, NULL, 0},
 };
 
 const struct http_route *api_routes(size_t *n)
@@ -53,6 +56,22 @@ int api_new(const struct api_config *c, struct store *store, struct auth *auth,
 
 void api_free(struct api *a) { hark_free(a); }
 
+void api_set_engine(struct api *a, struct asr_engine *engine, struct jobq *jobs)
+{
+    a->engine = engine;
+    a->jobs = jobs;
+}
+
+/* X-API-Key as Vexa; "Authorization: Bearer" as OpenAI's clients send. */
+static const char *api_key_of(struct http_request *req)
+{
+    const char *key = http_header(req, "X-API-Key");
+    const char *authz = http_header(req, "Authorization");
+    if ((!key || !*key) && authz && !strncasecmp(authz, "Bearer ", 7))
+        key = authz + 7;
+    return key;
+}
+
 /* Vexa's gateway messages, word for word: clients match on them. */
 int api_authorize(void *app, struct http_request *req, struct http_response *resp)
 {
@@ -69,7 +88,7 @@ int api_authorize(void *app, struct http_request *req, struct http_response *res
         req->who.kind = HTTP_AUTH_ADMIN;
         return 0;
     }
-    const char *key = http_header(req, "X-API-Key");
+    const char *key = api_key_of(req);
     if (!key || !*key) {
         (void)!http_reply_error(resp, 401, "missing_api_key", "Missing API key");
         return HARK_EPERM;
@@ -146,6 +165,10 @@ int api_store_error(struct http_response *resp, int rc, const char *not_found_ms
     int r;
     if (rc == HARK_ENOENT && not_found_msg)
         r = http_reply_error(resp, 404, "not_found", not_found_msg);
+    else if (rc == HARK_EINVAL)
+        r = http_reply_error(resp, 422, "invalid_value", "The store refused a value as invalid");
+    else if (rc == HARK_EEXIST)
+        r = http_reply_error(resp, 409, "conflict", "A conflicting record exists, retry");
     else if (rc == HARK_EBUSY || rc == HARK_ENOMEM) {
         http_reply_header(resp, "Retry-After", "1");
         r = http_reply_error(resp, 503, "store_unavailable", "Store is busy, retry later");

@@ -28,6 +28,7 @@ int api_readyz(struct http_request *req, struct http_response *resp)
     struct json_object *checks = json_object_new_object();
     if (!o || !checks || json_add(o, "checks", checks) ||
         json_add_str(checks, "store", store_ok ? "ok" : "failing") ||
+        json_add_str(checks, "model", a->engine ? "loaded" : "not_configured") ||
         json_add_str(o, "status", store_ok ? "ready" : "not_ready")) {
         if (!o)
             json_object_put(checks);

@@ -12,6 +12,8 @@ struct api {
     struct store *store;
     struct auth *auth;
     struct metrics *metrics;
+    struct asr_engine *engine;     /* NULL: no model loaded */
+    struct jobq *jobs;             /* batch transcriptions */
 };
 
 /* Handlers, one per route (see api.c for the table). */
@@ -29,6 +31,8 @@ int api_admin_token_create(struct http_request *req, struct http_response *resp)
 int api_admin_token_list(struct http_request *req, struct http_response *resp);
 int api_admin_token_delete(struct http_request *req, struct http_response *resp);
 int api_ws(struct http_request *req, struct http_response *resp);
+int api_transcriptions(struct http_request *req, struct http_response *resp);
+int api_models(struct http_request *req, struct http_response *resp);
 
 /* Reads path parameter `name` as a positive id. On failure replies 422
  * (FastAPI's int_parsing shape) and returns HARK_EINVAL. */
@@ -40,7 +44,8 @@ int api_param_id(struct http_request *req, struct http_response *resp, const cha
 int api_body_object(struct http_request *req, struct http_response *resp, int allow_empty,
                     struct json_object **out);
 /* Replies with the store error rc: 404 (with not_found_msg) for ENOENT,
- * 503 for busy/ENOMEM, 500 otherwise. Returns rc. */
+ * 422 for EINVAL, 409 for EEXIST, 503 for busy/ENOMEM, 500 otherwise.
+ * Returns rc. */
 int api_store_error(struct http_response *resp, int rc, const char *not_found_msg);
 /* Replies json obj with status and releases obj. */
 int api_reply_put(struct http_response *resp, int status, struct json_object *obj);

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,6 +49,9 @@ struct req_state {
     struct hbuf body;
     struct timespec start;
     int queued;                 /* a response was queued */
+    int deferred;               /* answered later by http_deferred_done() */
+    pthread_mutex_t defer_lock; /* orders suspend (request thread) and done */
+    int deferred_done, suspended;
     size_t sent_bytes;          /* body size of the queued response */
 };
 
@@ -69,6 +73,7 @@ struct http_config http_config_default(void)
         .max_connections = 1024,
         .max_connections_per_ip = 0,
         .max_body_bytes = 1u << 20,
+        .max_upload_bytes = 100u << 20,
         .max_header_bytes = 16u << 10,
         .idle_timeout_s = 30,
         .access_log = 1,
@@ -248,6 +253,43 @@ static enum MHD_Result queue_upgrade(struct req_state *st)
     return ok;
 }
 
+struct http_deferred *http_defer(struct http_request *req)
+{
+    struct req_state *st =
+        (struct req_state *)(void *)((char *)req - offsetof(struct req_state, req));
+    st->deferred = 1;
+    return (struct http_deferred *)(void *)st;
+}
+
+struct http_response *http_deferred_response(struct http_deferred *d)
+{
+    return &((struct req_state *)(void *)d)->resp;
+}
+
+/* The connection is suspended only after the handler returned, and resumed
+ * only if it was: whichever of the two threads comes second acts. */
+void http_deferred_done(struct http_deferred *d)
+{
+    struct req_state *st = (struct req_state *)(void *)d;
+    pthread_mutex_lock(&st->defer_lock);
+    st->deferred_done = 1;
+    if (st->suspended)
+        MHD_resume_connection(st->req.conn);
+    pthread_mutex_unlock(&st->defer_lock);
+}
+
+static enum MHD_Result suspend_unless_done(struct req_state *st)
+{
+    pthread_mutex_lock(&st->defer_lock);
+    int done = st->deferred_done;
+    if (!done) {
+        MHD_suspend_connection(st->req.conn);
+        st->suspended = 1;
+    }
+    pthread_mutex_unlock(&st->defer_lock);
+    return done ? queue(st) : MHD_YES;
+}
+
 static enum MHD_Result reply_now(struct req_state *st, int status, const char *code,
                                  const char *msg)
 {
@@ -300,14 +342,15 @@ static enum MHD_Result begin(struct req_state *st)
     }
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    size_t limit = req->route->upload ? s->cfg.max_upload_bytes : s->cfg.max_body_bytes;
+    st->body.max = limit;
     if (cl) {
         char *end;
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (errno || *end || n > s->cfg.max_body_bytes) {
+        if (errno || *end || n > limit) {
             char msg[96];
-            snprintf(msg, sizeof msg, "Request body is larger than %zu bytes",
-                     s->cfg.max_body_bytes);
+            snprintf(msg, sizeof msg, "Request body is larger than %zu bytes", limit);
             http_reply_header(&st->resp, "Connection", "close");
             return reply_now(st, 413, "payload_too_large", msg);
         }
@@ -322,6 +365,8 @@ static enum MHD_Result run_handler(struct req_state *st)
     st->req.body = st->body.data ? st->body.data : "";
     st->req.body_len = st->body.len;
     int rc = st->req.route->fn(&st->req, &st->resp);
+    if (st->deferred && rc == 0)
+        return suspend_unless_done(st);
     if (rc < 0 && st->resp.status == 0) {
         if (rc == HARK_ENOMEM) {
             http_reply_header(&st->resp, "Retry-After", "1");
@@ -353,6 +398,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->req.app = s->app;
         hbuf_init(&st->resp.body, 0);
         hbuf_init(&st->body, s->cfg.max_body_bytes);
+        pthread_mutex_init(&st->defer_lock, NULL);
         request_id(conn, st->req.id, sizeof st->req.id);
         *con_cls = st;
         pthread_mutex_lock(&s->lock);
@@ -364,6 +410,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0; /* refused early: drop whatever still arrives */
         return MHD_YES;
     }
+    if (st->deferred) /* resumed: the other thread has filled the response */
+        return st->queued ? MHD_YES : queue(st);
     if (*upload_data_size) {
         int rc = hbuf_append(&st->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -371,7 +419,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* Chunked body past the limit: no way to answer before the
              * client stops sending, so the connection is cut. */
             log_warn("http", "msg=\"body too large\" req=%s limit=%zu", st->req.id,
-                     s->cfg.max_body_bytes);
+                     st->body.max);
             return MHD_NO;
         }
         return rc ? MHD_NO : MHD_YES;
@@ -393,6 +441,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         st->resp.upgrade_free(st->resp.upgrade_arg);
     hbuf_release(&st->body);
     hbuf_release(&st->resp.body);
+    pthread_mutex_destroy(&st->defer_lock);
     hark_free(st);
     *con_cls = NULL;
     pthread_mutex_lock(&s->lock);
@@ -480,7 +529,7 @@ static int start_daemon(struct http_server *s)
         return rc;
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK;
+                     MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* Twice the header limit plus MHD's bookkeeping, so begin() sees every

@@ -26,6 +26,7 @@
 #include "hark/buf.h"
 #include "hark/log.h"
 #include "hark/mem.h"
+#include "hark/utf8.h"
 
 /* Read granularity; also the minimum read buffer. */
 #define WS_READ_CHUNK 16384
@@ -220,10 +221,7 @@ static void conn_close_quietly(struct ws_conn *c, uint16_t code,
 
 int ws_conn_send_text(struct ws_conn *c, const char *s, size_t len)
 {
-    struct ws_utf8 u;
-    ws_utf8_init(&u);
-    if (ws_utf8_feed(&u, (const unsigned char *)s, len) != 0 ||
-        !ws_utf8_complete(&u))
+    if (!utf8_valid(s, len))
         return HARK_EINVAL;
     return conn_send(c, WS_OPCODE_TEXT, s, len);
 }

@@ -1,10 +1,12 @@
 /* ws_frame.c — the pure half of ws.h: accept key, frame header codec,
- * masking, UTF-8 validation and the stream parser. No allocation, no I/O. */
+ * masking and the stream parser. No allocation, no I/O. */
 #include "hark/ws.h"
 
 #include <sodium.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "hark/utf8.h"
 
 /* ---- SHA-1 (FIPS 180-4), only for the handshake accept key ------------- */
 
@@ -241,14 +243,11 @@ int ws_close_payload_encode(unsigned code, const char *reason,
                             unsigned char out[WS_CONTROL_MAX], size_t *len)
 {
     size_t rlen = reason ? strnlen(reason, WS_CLOSE_REASON_MAX + 1) : 0;
-    struct ws_utf8 u;
     *len = 0;
     if (code == 0)
         return rlen ? HARK_EINVAL : 0;
-    ws_utf8_init(&u);
     if (!ws_close_code_valid(code) || rlen > WS_CLOSE_REASON_MAX ||
-        ws_utf8_feed(&u, (const unsigned char *)reason, rlen) != 0 ||
-        !ws_utf8_complete(&u))
+        !utf8_valid(reason, rlen))
         return HARK_EINVAL;
     out[0] = (unsigned char)(code >> 8);
     out[1] = (unsigned char)code;
@@ -265,64 +264,6 @@ void ws_mask(unsigned char *p, size_t n, const unsigned char key[4],
     for (size_t i = 0; i < n; i++)
         p[i] ^= key[(k + i) & 3];
 }
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-void ws_utf8_init(struct ws_utf8 *u)
-{
-    u->need = 0;
-    u->lo = 0x80;
-    u->hi = 0xBF;
-}
-
-/* Non-ASCII lead byte → continuation count and the range of the first
- * continuation,
- * which is where overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4)
- * are cut off (RFC 3629 section 4). */
-static int utf8_lead(struct ws_utf8 *u, unsigned char b)
-{
-    u->lo = 0x80;
-    u->hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF)
-        u->need = 1;
-    else if (b >= 0xE0 && b <= 0xEF) {
-        u->need = 2;
-        if (b == 0xE0)
-            u->lo = 0xA0;
-        else if (b == 0xED)
-            u->hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        u->need = 3;
-        if (b == 0xF0)
-            u->lo = 0x90;
-        else if (b == 0xF4)
-            u->hi = 0x8F;
-    } else
-        return HARK_EPARSE;
-    return 0;
-}
-
-int ws_utf8_feed(struct ws_utf8 *u, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = p[i];
-        if (u->need == 0) {
-            if (b < 0x80)
-                continue;
-            if (utf8_lead(u, b) != 0)
-                return HARK_EPARSE;
-        } else {
-            if (b < u->lo || b > u->hi)
-                return HARK_EPARSE;
-            u->need--;
-            u->lo = 0x80;
-            u->hi = 0xBF;
-        }
-    }
-    return 0;
-}
-
-int ws_utf8_complete(const struct ws_utf8 *u) { return u->need == 0; }
 
 /* ---- stream parser ------------------------------------------------------- */
 
@@ -361,7 +302,7 @@ static uint16_t parser_begin_frame(struct ws_parser *p)
             return WS_CLOSE_PROTOCOL_ERROR;
         p->msg_opcode = h->opcode;
         p->msg_len = 0;
-        ws_utf8_init(&p->utf8);
+        utf8_init(&p->utf8);
     }
     if (p->max_message_bytes &&
         h->payload_len > p->max_message_bytes - p->msg_len)
@@ -391,10 +332,7 @@ static void parser_control_event(struct ws_parser *p, struct ws_event *ev)
             parser_fail(p, WS_CLOSE_PROTOCOL_ERROR, ev);
             return;
         }
-        struct ws_utf8 u;
-        ws_utf8_init(&u);
-        if (ws_utf8_feed(&u, p->ctrl + 2, len - 2) != 0 ||
-            !ws_utf8_complete(&u)) {
+        if (!utf8_valid((const char *)p->ctrl + 2, len - 2)) {
             parser_fail(p, WS_CLOSE_INVALID_PAYLOAD, ev);
             return;
         }
@@ -443,7 +381,7 @@ static size_t parser_data(struct ws_parser *p, unsigned char *buf, size_t n,
     if (p->frame.masked)
         ws_mask(buf, take, p->frame.mask, p->frame_done);
     if (p->msg_opcode == WS_OPCODE_TEXT &&
-        ws_utf8_feed(&p->utf8, buf, take) != 0) {
+        utf8_feed(&p->utf8, buf, take) != 0) {
         parser_fail(p, WS_CLOSE_INVALID_PAYLOAD, ev);
         return take;
     }
@@ -455,7 +393,7 @@ static size_t parser_data(struct ws_parser *p, unsigned char *buf, size_t n,
     if (frame_end)
         p->state = PARSER_HEADER;
     if (msg_end) {
-        if (opcode == WS_OPCODE_TEXT && !ws_utf8_complete(&p->utf8)) {
+        if (opcode == WS_OPCODE_TEXT && !utf8_complete(&p->utf8)) {
             parser_fail(p, WS_CLOSE_INVALID_PAYLOAD, ev);
             return take;
         }

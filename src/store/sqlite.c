@@ -1,4 +1,6 @@
-/* sqlite.c — the SQLite backend of store.h.
+/* sqlite.c — the SQLite backend of store.h: connections, transactions,
+ * migrations, backup, and the runners (sqlite_private.h) through which
+ * sqlite_ops.c runs its statements.
  *
  * Connections. Writes go through one writer connection held under a mutex
  * for the whole write; reads take a connection from a pool of up to
@@ -36,13 +38,14 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hark/log.h"
 #include "hark/mem.h"
-#include "store_backend.h"
+#include "sqlite_private.h"
 
 /* --- memory: SQLite on top of hark_malloc --------------------------------- */
 
@@ -52,15 +55,17 @@
 #define MEM_HEADER _Alignof(max_align_t)
 _Static_assert(MEM_HEADER >= sizeof(size_t), "size header fits");
 
-static void *mem_malloc(int n)
+/* Records n in block b's header; returns the part SQLite sees. */
+static void *mem_block(void *b, int n)
 {
-    unsigned char *b = hark_malloc((size_t)n + MEM_HEADER);
     if (!b)
         return NULL;
     size_t size = (size_t)n;
     memcpy(b, &size, sizeof size);
-    return b + MEM_HEADER;
+    return (unsigned char *)b + MEM_HEADER;
 }
+
+static void *mem_malloc(int n) { return mem_block(hark_malloc((size_t)n + MEM_HEADER), n); }
 
 static void mem_free(void *p)
 {
@@ -70,12 +75,7 @@ static void mem_free(void *p)
 
 static void *mem_realloc(void *p, int n)
 {
-    unsigned char *b = hark_realloc((unsigned char *)p - MEM_HEADER, (size_t)n + MEM_HEADER);
-    if (!b)
-        return NULL;
-    size_t size = (size_t)n;
-    memcpy(b, &size, sizeof size);
-    return b + MEM_HEADER;
+    return mem_block(hark_realloc((unsigned char *)p - MEM_HEADER, (size_t)n + MEM_HEADER), n);
 }
 
 static int mem_size(void *p)
@@ -112,88 +112,7 @@ static void sqlite_setup(void)
     (void)sqlite3_config(SQLITE_CONFIG_URI, 0);
 }
 
-/* --- statements ------------------------------------------------------------ */
-
-#define USER_COLS "id, email, name, max_concurrent_bots, data, created_at"
-#define TOKEN_COLS "id, user_id, hash, scopes, name, created_at, last_used_at, expires_at"
-
-enum stmt_id {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_PING,
-    ST_HAS_MIGRATIONS,
-    ST_VERSION,
-    ST_MIGRATION_RECORD,
-    ST_SETTING_GET,
-    ST_SETTING_INIT,
-    ST_SETTING_SET,
-    ST_USER_INSERT,
-    ST_USER_GET,
-    ST_USER_BY_EMAIL,
-    ST_USER_UPDATE,
-    ST_USER_LIST,
-    ST_TOKEN_INSERT,
-    ST_TOKEN_FIND,
-    ST_TOKEN_TOUCH,
-    ST_TOKEN_LIST,
-    ST_TOKEN_DELETE,
-    ST_MEETING_FIND,
-    ST_COUNT
-};
-
-static const struct {
-    const char *name; /* names the operation in error logs */
-    const char *sql;
-} stmts[ST_COUNT] = {
-    /* IMMEDIATE takes the write lock up front, so a transaction never has
-     * to upgrade a read snapshot (which fails at once, past the busy
-     * handler, if another connection committed meanwhile). */
-    [ST_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
-    [ST_COMMIT] = {"commit", "COMMIT"},
-    [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
-    [ST_PING] = {"ping", "SELECT 1 FROM schema_migrations LIMIT 1"},
-    [ST_HAS_MIGRATIONS] = {"schema_version",
-                           "SELECT count(*) FROM sqlite_master "
-                           "WHERE type = 'table' AND name = 'schema_migrations'"},
-    [ST_VERSION] = {"schema_version", "SELECT coalesce(max(version), 0) FROM schema_migrations"},
-    [ST_MIGRATION_RECORD] = {"migrate",
-                             "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)"},
-    [ST_SETTING_GET] = {"setting_get", "SELECT value FROM settings WHERE key = ?1"},
-    [ST_SETTING_INIT] = {"setting_init", "INSERT INTO settings(key, value) VALUES (?1, ?2) "
-                                         "ON CONFLICT(key) DO NOTHING"},
-    [ST_SETTING_SET] = {"setting_set", "INSERT INTO settings(key, value) VALUES (?1, ?2) "
-                                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
-    [ST_USER_INSERT] = {"user_create",
-                        "INSERT INTO users(email, name, max_concurrent_bots, data, created_at) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(email) DO NOTHING "
-                        "RETURNING " USER_COLS},
-    [ST_USER_GET] = {"user_get", "SELECT " USER_COLS " FROM users WHERE id = ?1"},
-    /* The column's NOCASE collation makes this compare case-insensitively
-     * and lets it use the unique index. */
-    [ST_USER_BY_EMAIL] = {"user_get_by_email", "SELECT " USER_COLS " FROM users WHERE email = ?1"},
-    [ST_USER_UPDATE] = {"user_update",
-                        "UPDATE users SET name = coalesce(?2, name), "
-                        "max_concurrent_bots = coalesce(?3, max_concurrent_bots), "
-                        "data = coalesce(?4, data) WHERE id = ?1 RETURNING " USER_COLS},
-    [ST_USER_LIST] = {"user_list",
-                      "SELECT " USER_COLS " FROM users ORDER BY id LIMIT ?1 OFFSET ?2"},
-    [ST_TOKEN_INSERT] = {"token_create",
-                         "INSERT INTO api_tokens(user_id, hash, scopes, name, created_at, "
-                         "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING " TOKEN_COLS},
-    [ST_TOKEN_FIND] = {"token_find", "SELECT " TOKEN_COLS " FROM api_tokens WHERE hash = ?1"},
-    [ST_TOKEN_TOUCH] = {"token_touch",
-                        "UPDATE api_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?2) "
-                        "WHERE id = ?1"},
-    [ST_TOKEN_LIST] = {"token_list",
-                       "SELECT " TOKEN_COLS " FROM api_tokens WHERE user_id = ?1 ORDER BY id"},
-    [ST_TOKEN_DELETE] = {"token_delete", "DELETE FROM api_tokens WHERE id = ?1"},
-    /* A native meeting id can be met again later (a weekly call): the
-     * newest row is the one that counts. */
-    [ST_MEETING_FIND] = {"meeting_find",
-                         "SELECT id FROM meetings WHERE user_id = ?1 AND platform = ?2 "
-                         "AND native_meeting_id = ?3 ORDER BY id DESC LIMIT 1"},
-};
+/* --- connections and errors -------------------------------------------------- */
 
 struct conn {
     sqlite3 *db;
@@ -259,14 +178,16 @@ static int fail(sqlite3 *db, int rc, const char *op)
     return HARK_ESTORE;
 }
 
+/* --- statements ---------------------------------------------------------------- */
+
 static int stmt_get(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
 {
     *out = NULL;
     if (!c->stmt[id]) {
-        int rc = sqlite3_prepare_v3(c->db, stmts[id].sql, -1, SQLITE_PREPARE_PERSISTENT,
+        int rc = sqlite3_prepare_v3(c->db, sqlite_stmts[id].sql, -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->stmt[id], NULL);
         if (rc != SQLITE_OK)
-            return fail(c->db, rc, stmts[id].name);
+            return fail(c->db, rc, sqlite_stmts[id].name);
     }
     *out = c->stmt[id];
     return 0;
@@ -287,31 +208,55 @@ static int step(struct conn *c, sqlite3_stmt *st, enum stmt_id id)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    return fail(c->db, rc, stmts[id].name);
+    return fail(c->db, rc, sqlite_stmts[id].name);
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
+/* Binds one argument to parameter i (1-based). */
+static int arg_bind(sqlite3_stmt *st, int i, const struct arg *a)
 {
-    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    switch (a->kind) {
+    case ARG_KIND_NULL:
+        return sqlite3_bind_null(st, i);
+    case ARG_KIND_INT:
+        return sqlite3_bind_int64(st, i, a->i);
+    case ARG_KIND_TIME:
+        return a->i ? sqlite3_bind_int64(st, i, a->i) : sqlite3_bind_null(st, i);
+    case ARG_KIND_TEXT:
+        return sqlite3_bind_text(st, i, a->p, -1, SQLITE_STATIC);
+    case ARG_KIND_BLOB:
+        return sqlite3_bind_blob(st, i, a->p, a->n, SQLITE_STATIC);
+    case ARG_KIND_NOW:
+        return sqlite3_bind_int64(st, i, store_now_ms());
+    }
+    return SQLITE_MISUSE;
 }
 
-/* Binds NULL for 0, the store's "never". */
-static int bind_time(sqlite3_stmt *st, int i, int64_t ms)
+/* Prepares q's statement on c (once) and binds q's arguments; on failure
+ * the statement is left reset. */
+static int stmt_bind(struct conn *c, const struct query *q, sqlite3_stmt **out)
 {
-    return ms ? sqlite3_bind_int64(st, i, ms) : sqlite3_bind_null(st, i);
+    int err = stmt_get(c, q->id, out);
+    if (err)
+        return err;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < q->n_args && rc == SQLITE_OK; i++)
+        rc = arg_bind(*out, (int)i + 1, &q->args[i]);
+    if (rc == SQLITE_OK)
+        return 0;
+    err = fail(c->db, rc, sqlite_stmts[q->id].name);
+    stmt_done(*out);
+    return err;
 }
 
-static int bind_hash(sqlite3_stmt *st, int i, const unsigned char *hash)
+/* Runs q for its effect (a row it yields is ignored); *changes (may be
+ * NULL) gets the number of rows it changed. */
+static int conn_exec(struct conn *c, const struct query *q, int64_t *changes)
 {
-    return sqlite3_bind_blob(st, i, hash, STORE_TOKEN_HASH_BYTES, SQLITE_STATIC);
-}
-
-/* Runs a statement for its effect (a row it yields is ignored); *changes
- * (may be NULL) gets the number of rows it changed. */
-static int exec_stmt(struct conn *c, enum stmt_id id, sqlite3_stmt *st, int bind_rc,
-                     int64_t *changes)
-{
-    int err = bind_rc == SQLITE_OK ? step(c, st, id) : fail(c->db, bind_rc, stmts[id].name);
+    sqlite3_stmt *st;
+    int err = stmt_bind(c, q, &st);
+    if (err)
+        return err;
+    err = step(c, st, q->id);
     if (err == 1)
         err = 0;
     if (!err && changes)
@@ -320,79 +265,39 @@ static int exec_stmt(struct conn *c, enum stmt_id id, sqlite3_stmt *st, int bind
     return err;
 }
 
-/* Copies a text column; SQL NULL gives NULL. */
-static int col_text(sqlite3_stmt *st, int i, char **out)
+/* Runs q, expected to yield at most one row, and reads it into item;
+ * HARK_ENOENT when there is none. The statement is stepped to its end so a
+ * write's errors are seen. On failure item is released. */
+static int conn_one(struct conn *c, const struct query *q, const struct row_type *row,
+                    void *item)
 {
-    *out = NULL;
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return 0;
-    const unsigned char *t = sqlite3_column_text(st, i);
-    if (!t)
-        return HARK_ENOMEM; /* converting the value to text ran out */
-    *out = hark_strndup((const char *)t, (size_t)sqlite3_column_bytes(st, i));
-    return *out ? 0 : HARK_ENOMEM;
-}
-
-static int col_text_required(sqlite3_stmt *st, int i, char **out)
-{
-    int err = col_text(st, i, out);
-    if (!err && !*out) {
-        log_error("store", "msg=\"NULL in a NOT NULL column\" column=%s",
-                  sqlite3_column_name(st, i));
-        err = HARK_ESTORE;
-    }
-    return err;
-}
-
-static int user_from_row(sqlite3_stmt *st, void *item)
-{
-    struct store_user *u = item;
-    int64_t bots = sqlite3_column_int64(st, 3);
-    u->id = sqlite3_column_int64(st, 0);
-    u->max_concurrent_bots = bots > INT_MAX ? INT_MAX : (int)bots;
-    u->created_at_ms = sqlite3_column_int64(st, 5);
-    int err = col_text_required(st, 1, &u->email);
-    if (!err)
-        err = col_text(st, 2, &u->name);
-    if (!err)
-        err = col_text_required(st, 4, &u->data_json);
+    sqlite3_stmt *st;
+    int err = stmt_bind(c, q, &st);
     if (err)
-        store_user_release(u);
-    return err;
-}
-
-static int token_from_row(sqlite3_stmt *st, void *item)
-{
-    struct store_token *t = item;
-    t->id = sqlite3_column_int64(st, 0);
-    t->user_id = sqlite3_column_int64(st, 1);
-    t->created_at_ms = sqlite3_column_int64(st, 5);
-    t->last_used_at_ms = sqlite3_column_int64(st, 6);
-    t->expires_at_ms = sqlite3_column_int64(st, 7);
-    const void *hash = sqlite3_column_blob(st, 2);
-    if (sqlite3_column_bytes(st, 2) != STORE_TOKEN_HASH_BYTES || !hash) {
-        log_error("store", "msg=\"token hash has the wrong size\" token=%lld",
-                  (long long)t->id);
-        return HARK_ESTORE;
+        return err;
+    err = step(c, st, q->id);
+    if (err == 1) {
+        err = row->read(st, item);
+        if (!err) {
+            err = step(c, st, q->id);
+            if (err == 1) /* a unique key yielded two rows: a broken schema */
+                err = fail(c->db, SQLITE_INTERNAL, sqlite_stmts[q->id].name);
+            if (err)
+                row->release(item);
+        }
+    } else if (err == 0) {
+        err = HARK_ENOENT;
     }
-    memcpy(t->hash, hash, STORE_TOKEN_HASH_BYTES);
-    int err = col_text_required(st, 3, &t->scopes);
-    if (!err)
-        err = col_text(st, 4, &t->name);
-    if (err)
-        store_token_release(t);
+    stmt_done(st);
     return err;
 }
 
-static void user_release_item(void *item) { store_user_release(item); }
-static void token_release_item(void *item) { store_token_release(item); }
-
-/* Steps through every row into a growing array of `size`-byte items filled
- * by `read`; on failure frees what was read. */
-static int read_rows(struct conn *c, sqlite3_stmt *st, enum stmt_id id, size_t size,
-                     int (*read)(sqlite3_stmt *, void *), void (*release)(void *),
-                     void **out, size_t *n_out)
+/* Steps through every row into a growing array of row->size-byte items; on
+ * failure frees what was read. */
+static int read_rows(struct conn *c, sqlite3_stmt *st, enum stmt_id id,
+                     const struct row_type *row, void **out, size_t *n_out)
 {
+    size_t size = row->size;
     unsigned char *items = NULL;
     size_t n = 0, cap = 0;
     int err;
@@ -408,14 +313,14 @@ static int read_rows(struct conn *c, sqlite3_stmt *st, enum stmt_id id, size_t s
             cap = ncap;
         }
         memset(items + n * size, 0, size);
-        err = read(st, items + n * size);
+        err = row->read(st, items + n * size);
         if (err)
             break;
         n++;
     }
     if (err) {
         for (size_t i = 0; i < n; i++)
-            release(items + i * size);
+            row->release(items + i * size);
         hark_free(items);
         return err;
     }
@@ -555,15 +460,83 @@ static int txn_begin(struct conn *c)
     if (!err)
         err = stmt_get(c, ST_COMMIT, &st);
     if (!err)
-        err = stmt_get(c, ST_BEGIN, &st);
-    if (!err)
-        err = exec_stmt(c, ST_BEGIN, st, SQLITE_OK, NULL);
+        err = conn_exec(c, &(struct query){.id = ST_BEGIN}, NULL);
     return err;
 }
 
 static int txn_commit(struct conn *c)
 {
-    return exec_stmt(c, ST_COMMIT, c->stmt[ST_COMMIT], SQLITE_OK, NULL);
+    return conn_exec(c, &(struct query){.id = ST_COMMIT}, NULL);
+}
+
+/* --- runners ------------------------------------------------------------------- */
+
+int sqlite_read_one(struct store *s, struct query q, const struct row_type *row, void *item)
+{
+    struct sqlite_store *st = impl(s);
+    struct conn *c;
+    int err = reader_get(st, &c);
+    if (err)
+        return err;
+    err = conn_one(c, &q, row, item);
+    reader_put(st, c);
+    return err;
+}
+
+int sqlite_read_many(struct store *s, struct query q, const struct row_type *row, void **items,
+                     size_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    struct conn *c;
+    int err = reader_get(st, &c);
+    if (err)
+        return err;
+    sqlite3_stmt *stmt;
+    err = stmt_bind(c, &q, &stmt);
+    if (!err) {
+        err = read_rows(c, stmt, q.id, row, items, n);
+        stmt_done(stmt);
+    }
+    reader_put(st, c);
+    return err;
+}
+
+int sqlite_write_one(struct store *s, struct query q, const struct query *otherwise,
+                     const struct row_type *row, void *item, int *from_q)
+{
+    struct sqlite_store *st = impl(s);
+    if (from_q)
+        *from_q = 0;
+    struct conn *c;
+    int err = writer_get(st, &c);
+    if (err)
+        return err;
+    err = txn_begin(c);
+    if (!err)
+        err = conn_one(c, &q, row, item);
+    int first = !err;
+    if (err == HARK_ENOENT && otherwise)
+        err = conn_one(c, otherwise, row, item);
+    if (!err)
+        err = txn_commit(c);
+    if (err)
+        row->release(item);
+    else if (from_q)
+        *from_q = first;
+    writer_put(st, c); /* rolls back what a failure left open */
+    return err;
+}
+
+int sqlite_write_exec(struct store *s, struct query q, int64_t *changes)
+{
+    struct sqlite_store *st = impl(s);
+    struct conn *c;
+    int err = writer_get(st, &c);
+    if (err)
+        return err;
+    err = conn_exec(c, &q, changes);
+    writer_put(st, c);
+    return err;
 }
 
 /* --- open, migrate, free ---------------------------------------------------- */
@@ -580,7 +553,7 @@ static int query_int(struct conn *c, enum stmt_id id, int64_t *out)
         *out = sqlite3_column_int64(st, 0);
         err = 0;
     } else if (err == 0) {
-        err = fail(c->db, SQLITE_INTERNAL, stmts[id].name);
+        err = fail(c->db, SQLITE_INTERNAL, sqlite_stmts[id].name);
     }
     stmt_done(st);
     return err;
@@ -630,15 +603,9 @@ static int migrate_one(struct sqlite_store *st, struct conn *c, int version, int
     if (!err && current == version) {
         int rc = sqlite3_exec(c->db, store_sqlite_migrations[version], NULL, NULL, NULL);
         err = rc == SQLITE_OK ? 0 : fail(c->db, rc, "migrate");
-        sqlite3_stmt *rec;
+        const struct arg args[] = {ARG_INT(version + 1), ARG_NOW};
         if (!err)
-            err = stmt_get(c, ST_MIGRATION_RECORD, &rec);
-        if (!err) {
-            rc = sqlite3_bind_int(rec, 1, version + 1);
-            if (rc == SQLITE_OK)
-                rc = sqlite3_bind_int64(rec, 2, store_now_ms());
-            err = exec_stmt(c, ST_MIGRATION_RECORD, rec, rc, NULL);
-        }
+            err = conn_exec(c, &QUERY(ST_MIGRATION_RECORD, args), NULL);
         *applied = !err;
     }
     /* On error the caller's writer_put() rolls back. */
@@ -694,7 +661,7 @@ static int set_wal(struct conn *c)
     return err;
 }
 
-static void sqlite_free(struct store *s)
+void sqlite_free(struct store *s)
 {
     struct sqlite_store *st = impl(s);
     while (st->idle) {
@@ -740,7 +707,7 @@ nomem:
     return HARK_ENOMEM;
 }
 
-static int sqlite_open(const struct store_config *cfg, const char *path, struct store **out)
+int sqlite_open(const struct store_config *cfg, const char *path, struct store **out)
 {
     char q[256];
     if (strcmp(path, ":memory:") == 0) {
@@ -779,22 +746,19 @@ static int sqlite_open(const struct store_config *cfg, const char *path, struct 
 
 /* --- status and backup ------------------------------------------------------ */
 
-static int sqlite_ping(struct store *s)
+int sqlite_ping(struct store *s)
 {
     struct sqlite_store *st = impl(s);
     struct conn *c;
     int err = reader_get(st, &c);
     if (err)
         return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, ST_PING, &q);
-    if (!err)
-        err = exec_stmt(c, ST_PING, q, SQLITE_OK, NULL);
+    err = conn_exec(c, &(struct query){.id = ST_PING}, NULL);
     reader_put(st, c);
     return err;
 }
 
-static int sqlite_schema_version(struct store *s, int *out)
+int sqlite_schema_version(struct store *s, int *out)
 {
     struct sqlite_store *st = impl(s);
     struct conn *c;
@@ -861,7 +825,7 @@ static int backup_into(struct sqlite_store *st, const char *tmp)
     return err;
 }
 
-static int sqlite_backup(struct store *s, const char *dest)
+int sqlite_backup(struct store *s, const char *dest)
 {
     struct sqlite_store *st = impl(s);
     struct stat sb;
@@ -900,375 +864,3 @@ static int sqlite_backup(struct store *s, const char *dest)
     hark_free(tmp);
     return err;
 }
-
-/* --- settings ---------------------------------------------------------------- */
-
-static int sqlite_setting_get(struct store *s, const char *key, char **out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = reader_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, ST_SETTING_GET, &q);
-    if (!err) {
-        int rc = bind_text(q, 1, key);
-        err = rc == SQLITE_OK ? step(c, q, ST_SETTING_GET)
-                              : fail(c->db, rc, stmts[ST_SETTING_GET].name);
-        if (err == 1)
-            err = col_text_required(q, 0, out);
-        else if (err == 0)
-            err = HARK_ENOENT;
-        stmt_done(q);
-    }
-    reader_put(st, c);
-    return err;
-}
-
-/* Runs a settings write; *changes as in exec_stmt(). */
-static int setting_write(struct store *s, enum stmt_id id, const char *key,
-                         const char *value, int64_t *changes)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = writer_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, id, &q);
-    if (!err) {
-        int rc = bind_text(q, 1, key);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 2, value);
-        err = exec_stmt(c, id, q, rc, changes);
-    }
-    writer_put(st, c);
-    return err;
-}
-
-static int sqlite_setting_init(struct store *s, const char *key, const char *value)
-{
-    int64_t changes = 0;
-    int err = setting_write(s, ST_SETTING_INIT, key, value, &changes);
-    return err ? err : changes ? 0 : HARK_EEXIST;
-}
-
-static int sqlite_setting_set(struct store *s, const char *key, const char *value)
-{
-    return setting_write(s, ST_SETTING_SET, key, value, NULL);
-}
-
-/* --- users ------------------------------------------------------------------- */
-
-/* Runs a bound statement expected to return at most one row and reads it
- * with `read`; HARK_ENOENT when there is none. The statement is stepped to
- * its end so a write's errors are seen, and reset. */
-static int one_row(struct conn *c, sqlite3_stmt *q, enum stmt_id id, int bind_rc,
-                   int (*read)(sqlite3_stmt *, void *), void *item)
-{
-    int err = bind_rc == SQLITE_OK ? step(c, q, id) : fail(c->db, bind_rc, stmts[id].name);
-    if (err == 1) {
-        err = read(q, item);
-        if (!err) {
-            err = step(c, q, id);
-            if (err == 1) /* a unique key yielded two rows: a broken schema */
-                err = fail(c->db, SQLITE_INTERNAL, stmts[id].name);
-        }
-    } else if (err == 0) {
-        err = HARK_ENOENT;
-    }
-    stmt_done(q);
-    return err;
-}
-
-/* Looks a user up by id or email on connection c. */
-static int user_lookup(struct conn *c, enum stmt_id id, int64_t user_id, const char *email,
-                       struct store_user *out)
-{
-    sqlite3_stmt *q;
-    int err = stmt_get(c, id, &q);
-    if (err)
-        return err;
-    int rc = email ? bind_text(q, 1, email) : sqlite3_bind_int64(q, 1, user_id);
-    return one_row(c, q, id, rc, user_from_row, out);
-}
-
-static int sqlite_user_create(struct store *s, const char *email, const char *name,
-                              int max_concurrent_bots, const char *data_json,
-                              struct store_user *out, int *created)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = writer_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = txn_begin(c);
-    if (!err)
-        err = stmt_get(c, ST_USER_INSERT, &q);
-    if (!err) {
-        int rc = bind_text(q, 1, email);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 2, name);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int(q, 3, max_concurrent_bots);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 4, data_json);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int64(q, 5, store_now_ms());
-        err = one_row(c, q, ST_USER_INSERT, rc, user_from_row, out);
-        *created = !err;
-    }
-    if (err == HARK_ENOENT) /* DO NOTHING: the email is taken */
-        err = user_lookup(c, ST_USER_BY_EMAIL, 0, email, out);
-    if (!err)
-        err = txn_commit(c);
-    if (err) {
-        store_user_release(out);
-        *created = 0;
-    }
-    writer_put(st, c);
-    return err;
-}
-
-static int user_read(struct store *s, enum stmt_id id, int64_t user_id, const char *email,
-                     struct store_user *out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = reader_get(st, &c);
-    if (err)
-        return err;
-    err = user_lookup(c, id, user_id, email, out);
-    reader_put(st, c);
-    return err;
-}
-
-static int sqlite_user_get(struct store *s, int64_t id, struct store_user *out)
-{
-    return user_read(s, ST_USER_GET, id, NULL, out);
-}
-
-static int sqlite_user_get_by_email(struct store *s, const char *email, struct store_user *out)
-{
-    return user_read(s, ST_USER_BY_EMAIL, 0, email, out);
-}
-
-static int sqlite_user_update(struct store *s, int64_t id, const char *name,
-                              const int *max_concurrent_bots, const char *data_json,
-                              struct store_user *out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = writer_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = txn_begin(c);
-    if (!err)
-        err = stmt_get(c, ST_USER_UPDATE, &q);
-    if (!err) {
-        int rc = sqlite3_bind_int64(q, 1, id);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 2, name);
-        if (rc == SQLITE_OK)
-            rc = max_concurrent_bots ? sqlite3_bind_int(q, 3, *max_concurrent_bots)
-                                     : sqlite3_bind_null(q, 3);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 4, data_json);
-        err = one_row(c, q, ST_USER_UPDATE, rc, user_from_row, out);
-    }
-    if (!err)
-        err = txn_commit(c);
-    if (err)
-        store_user_release(out);
-    writer_put(st, c);
-    return err;
-}
-
-static int sqlite_user_list(struct store *s, int64_t offset, int64_t limit,
-                            struct store_user **out, size_t *n_out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = reader_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, ST_USER_LIST, &q);
-    if (!err) {
-        int rc = sqlite3_bind_int64(q, 1, limit);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int64(q, 2, offset);
-        void *items = NULL;
-        err = rc == SQLITE_OK ? read_rows(c, q, ST_USER_LIST, sizeof **out, user_from_row,
-                                          user_release_item, &items, n_out)
-                              : fail(c->db, rc, stmts[ST_USER_LIST].name);
-        *out = items;
-        stmt_done(q);
-    }
-    reader_put(st, c);
-    return err;
-}
-
-/* --- API tokens -------------------------------------------------------------- */
-
-static int sqlite_token_create(struct store *s, int64_t user_id,
-                               const unsigned char hash[STORE_TOKEN_HASH_BYTES],
-                               const char *scopes, const char *name, int64_t expires_at_ms,
-                               struct store_token *out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = writer_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = txn_begin(c);
-    if (!err)
-        err = stmt_get(c, ST_TOKEN_INSERT, &q);
-    if (!err) {
-        int rc = sqlite3_bind_int64(q, 1, user_id);
-        if (rc == SQLITE_OK)
-            rc = bind_hash(q, 2, hash);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 3, scopes);
-        if (rc == SQLITE_OK)
-            rc = bind_text(q, 4, name);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int64(q, 5, store_now_ms());
-        if (rc == SQLITE_OK)
-            rc = bind_time(q, 6, expires_at_ms);
-        err = one_row(c, q, ST_TOKEN_INSERT, rc, token_from_row, out);
-    }
-    if (!err)
-        err = txn_commit(c);
-    if (err)
-        store_token_release(out);
-    writer_put(st, c);
-    return err;
-}
-
-static int sqlite_token_find(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_BYTES],
-                             struct store_token *out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = reader_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, ST_TOKEN_FIND, &q);
-    if (!err)
-        err = one_row(c, q, ST_TOKEN_FIND, bind_hash(q, 1, hash), token_from_row, out);
-    reader_put(st, c);
-    return err;
-}
-
-/* Runs a single-statement write keyed by row id; HARK_ENOENT if no row
- * matched. */
-static int write_by_id(struct store *s, enum stmt_id id, int64_t row, int has_time,
-                       int64_t time_ms)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = writer_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    int64_t changes = 0;
-    err = stmt_get(c, id, &q);
-    if (!err) {
-        int rc = sqlite3_bind_int64(q, 1, row);
-        if (rc == SQLITE_OK && has_time)
-            rc = sqlite3_bind_int64(q, 2, time_ms);
-        err = exec_stmt(c, id, q, rc, &changes);
-    }
-    writer_put(st, c);
-    return err ? err : changes ? 0 : HARK_ENOENT;
-}
-
-static int sqlite_token_touch(struct store *s, int64_t id, int64_t now_ms)
-{
-    return write_by_id(s, ST_TOKEN_TOUCH, id, 1, now_ms);
-}
-
-static int sqlite_token_delete(struct store *s, int64_t id)
-{
-    return write_by_id(s, ST_TOKEN_DELETE, id, 0, 0);
-}
-
-static int sqlite_token_list(struct store *s, int64_t user_id, struct store_token **out,
-                             size_t *n_out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = reader_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, ST_TOKEN_LIST, &q);
-    if (!err) {
-        int rc = sqlite3_bind_int64(q, 1, user_id);
-        void *items = NULL;
-        err = rc == SQLITE_OK ? read_rows(c, q, ST_TOKEN_LIST, sizeof **out, token_from_row,
-                                          token_release_item, &items, n_out)
-                              : fail(c->db, rc, stmts[ST_TOKEN_LIST].name);
-        *out = items;
-        stmt_done(q);
-    }
-    reader_put(st, c);
-    return err;
-}
-
-static int id_from_row(sqlite3_stmt *st, void *item)
-{
-    *(int64_t *)item = sqlite3_column_int64(st, 0);
-    return 0;
-}
-
-static int sqlite_meeting_find(struct store *s, int64_t user_id, const char *platform,
-                               const char *native_id, int64_t *id_out)
-{
-    struct sqlite_store *st = impl(s);
-    struct conn *c;
-    int err = reader_get(st, &c);
-    if (err)
-        return err;
-    sqlite3_stmt *q;
-    err = stmt_get(c, ST_MEETING_FIND, &q);
-    if (!err) {
-        int rc = sqlite3_bind_int64(q, 1, user_id);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_text(q, 2, platform, -1, SQLITE_TRANSIENT);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_text(q, 3, native_id, -1, SQLITE_TRANSIENT);
-        err = one_row(c, q, ST_MEETING_FIND, rc, id_from_row, id_out);
-    }
-    reader_put(st, c);
-    return err;
-}
-
-const struct store_ops store_sqlite_ops = {
-    .name = "sqlite",
-    .open = sqlite_open,
-    .free = sqlite_free,
-    .ping = sqlite_ping,
-    .schema_version = sqlite_schema_version,
-    .backup = sqlite_backup,
-    .setting_get = sqlite_setting_get,
-    .setting_init = sqlite_setting_init,
-    .setting_set = sqlite_setting_set,
-    .user_create = sqlite_user_create,
-    .user_get = sqlite_user_get,
-    .user_get_by_email = sqlite_user_get_by_email,
-    .user_update = sqlite_user_update,
-    .user_list = sqlite_user_list,
-    .token_create = sqlite_token_create,
-    .token_find = sqlite_token_find,
-    .token_touch = sqlite_token_touch,
-    .token_list = sqlite_token_list,
-    .token_delete = sqlite_token_delete,
-    .meeting_find = sqlite_meeting_find,
-};

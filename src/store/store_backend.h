@@ -5,7 +5,7 @@
  * known to be valid (non-NULL where the public header requires it, limits
  * clamped to int64). A backend's own struct starts with a struct store, so
  * the same pointer serves both. Each backend keeps its SQL to itself:
- * sqlite.c holds its queries, sqlite_schema.c its migrations; a PostgreSQL
+ * sqlite_ops.c holds its queries, sqlite_schema.c its migrations; a PostgreSQL
  * backend would add postgres.c and postgres_schema.c beside them. */
 #ifndef HARK_STORE_BACKEND_H
 #define HARK_STORE_BACKEND_H

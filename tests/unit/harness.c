@@ -32,6 +32,8 @@ static int leaked(void)
 #endif
 }
 
+void harness_assert_no_leaks(void) { assert_int_equal(leaked(), 0); }
+
 const char *harness_tmpdir(void) { return tmpdir; }
 
 static void dump_file(const char *path)

@@ -24,4 +24,10 @@ int harness_run(const char *suite, const struct CMUnitTest *tests, size_t n);
  * harness after the test's child exits. Returns static storage. */
 const char *harness_tmpdir(void);
 
+/* Fails the calling test when LeakSanitizer finds unreachable memory now; a
+ * no-op in builds without ASan. The harness runs the same check after every
+ * test: call this to pin a leak to a point inside one, e.g. each round of an
+ * allocation failure loop. */
+void harness_assert_no_leaks(void);
+
 #endif

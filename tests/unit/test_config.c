@@ -12,23 +12,6 @@
 #include "hark/log.h"
 #include "hark/mem.h"
 
-/* The harness ends each test's child with _exit(), which skips
- * LeakSanitizer's exit-time check: tests that prove "no leak" ask for one
- * explicitly. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_LSAN 1
-#endif
-#endif
-#ifdef HAVE_LSAN
-#include <sanitizer/lsan_interface.h>
-static void assert_no_leaks(void) { assert_int_equal(__lsan_do_recoverable_leak_check(), 0); }
-#else
-static void assert_no_leaks(void) {}
-#endif
-
 static const struct config_key keys[] = {
     {"name", CONFIG_STRING, "hark", 0, 0, "Instance name."},
     {"http_threads", CONFIG_INT, "8", 1, 64, "Threads serving HTTP."},
@@ -981,7 +964,7 @@ static void every_allocation_failure_returns_enomem_cleanly(void **state)
         assert_true(n < 1000);
     }
     assert_true(n > 10); /* the loop did walk through the failure points */
-    assert_no_leaks();
+    harness_assert_no_leaks();
 }
 
 static const struct CMUnitTest tests[] = {

@@ -11,17 +11,6 @@
 #include "hark/mem.h"
 #include "hark/metrics.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_LSAN 1
-#endif
-#endif
-#ifdef HAVE_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #define DROPPED(n)                                                          \
     "# HELP hark_metrics_dropped_series_total Recordings refused because "  \
     "their family reached its series cap or a label value was too long.\n"  \
@@ -682,13 +671,9 @@ static void every_allocation_failure_returns_enomem_without_leaking(void **state
             hbuf_release(&out);
         }
         metrics_free(m);
-#ifdef HAVE_LSAN
-        assert_int_equal(__lsan_do_recoverable_leak_check(), 0);
-#endif
+        harness_assert_no_leaks();
     }
-#ifdef HAVE_LSAN
-    assert_int_equal(__lsan_do_recoverable_leak_check(), 0);
-#endif
+    harness_assert_no_leaks();
 }
 
 static void promtool_accepts_the_rendered_registry(void **state)

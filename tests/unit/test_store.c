@@ -715,6 +715,56 @@ static void deleting_a_user_row_cascades_to_its_tokens(void **state)
     store_free(s);
 }
 
+/* --- meetings ------------------------------------------------------------- */
+
+/* Meetings have no create call yet: rows go in underneath the store. */
+static int64_t raw_meeting(sqlite3 *db, int64_t user_id, const char *platform,
+                           const char *native_id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO meetings(user_id, platform, native_meeting_id, created_at, "
+             "updated_at) VALUES (%lld, '%s', '%s', 1, 1)",
+             (long long)user_id, platform, native_id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    return sqlite3_last_insert_rowid(db);
+}
+
+static void meeting_find_returns_the_callers_newest_meeting(void **state)
+{
+    (void)state;
+    struct store *s = open_named("a.db");
+    struct store_user a, b;
+    assert_int_equal(store_user_create(s, "a@x.io", NULL, 1, NULL, &a, NULL), 0);
+    assert_int_equal(store_user_create(s, "b@x.io", NULL, 1, NULL, &b, NULL), 0);
+    sqlite3 *db = raw_open("a.db");
+    raw_meeting(db, a.id, "google_meet", "abc-defg-hij");
+    int64_t b_meeting = raw_meeting(db, b.id, "google_meet", "abc-defg-hij");
+    int64_t newest = raw_meeting(db, a.id, "google_meet", "abc-defg-hij");
+    int64_t teams = raw_meeting(db, a.id, "teams", "abc-defg-hij");
+    sqlite3_close(db);
+    int64_t id = -1;
+    assert_int_equal(store_meeting_find(s, a.id, "google_meet", "abc-defg-hij", &id), 0);
+    assert_int_equal(id, newest);
+    assert_int_equal(store_meeting_find(s, b.id, "google_meet", "abc-defg-hij", &id), 0);
+    assert_int_equal(id, b_meeting);
+    assert_int_equal(store_meeting_find(s, a.id, "teams", "abc-defg-hij", &id), 0);
+    assert_int_equal(id, teams);
+    assert_int_equal(store_meeting_find(s, b.id, "teams", "abc-defg-hij", &id), HARK_ENOENT);
+    assert_int_equal(id, 0);
+    assert_int_equal(store_meeting_find(s, a.id, "google_meet", "ABC-DEFG-HIJ", &id),
+                     HARK_ENOENT);
+    assert_int_equal(store_meeting_find(s, 999, "google_meet", "abc-defg-hij", &id),
+                     HARK_ENOENT);
+    assert_int_equal(store_meeting_find(s, a.id, NULL, "x", &id), HARK_EINVAL);
+    assert_int_equal(store_meeting_find(s, a.id, "zoom", NULL, &id), HARK_EINVAL);
+    assert_int_equal(store_meeting_find(s, a.id, "zoom", "x", NULL), HARK_EINVAL);
+    assert_int_equal(store_meeting_find(NULL, a.id, "zoom", "x", &id), HARK_EINVAL);
+    store_user_release(&a);
+    store_user_release(&b);
+    store_free(s);
+}
+
 /* --- locking and concurrency --------------------------------------------------- */
 
 static void reads_proceed_while_another_connection_holds_the_write_lock(void **state)
@@ -1291,8 +1341,10 @@ static int other_call(int i, struct store *s, int64_t uid, int64_t tid,
         return store_token_list(s, uid, (struct store_token **)out, n);
     case 9:
         return store_token_touch(s, tid, 9000);
-    default:
+    case 10:
         return store_token_delete(s, tid);
+    default:
+        return store_meeting_find(s, uid, "zoom", "123", *out);
     }
 }
 
@@ -1313,15 +1365,21 @@ static void other_calls_fail_cleanly_when_allocation_fails(void **state)
     assert_int_equal(store_token_create(s, uid, h, "bot", NULL, 0, &t), 0);
     int64_t tid = t.id;
     store_token_release(&t);
+    sqlite3 *db = raw_open("a.db");
+    int64_t meeting = raw_meeting(db, uid, "zoom", "123");
+    sqlite3_close(db);
     int devnull = open("/dev/null", O_WRONLY);
     log_fd_set(devnull);
-    for (int i = 0; i <= 10; i++) {
+    for (int i = 0; i <= 11; i++) {
         int err = HARK_ENOMEM;
         long n;
         for (n = 0; n < 10000 && err; n++) {
             struct store_user ou;
             struct store_token ot;
-            void *out = i == 3 || i == 4 || i == 5 ? (void *)&ou : (void *)&ot;
+            int64_t oid = -1;
+            void *out = i == 3 || i == 4 || i == 5 ? (void *)&ou
+                        : i == 11               ? (void *)&oid
+                                                : (void *)&ot;
             size_t count = 99;
             hark_mem_fail_after(n);
             err = other_call(i, s, uid, tid, h, &out, &count);
@@ -1348,6 +1406,8 @@ static void other_calls_fail_cleanly_when_allocation_fails(void **state)
                 if (err)
                     assert_null(ot.scopes);
                 store_token_release(&ot);
+            } else if (i == 11) {
+                assert_int_equal(oid, err ? 0 : meeting);
             }
             if (!err)
                 break;
@@ -1385,6 +1445,75 @@ static void other_calls_fail_cleanly_when_allocation_fails(void **state)
     store_free(s);
 }
 
+/* Lists long enough to grow their array, failing at each allocation in
+ * turn: allocations fail while rows already read are held (and once while
+ * growing past 16), and each failure frees them all (ASan) and returns no
+ * list. */
+static void long_lists_fail_cleanly_when_allocation_fails(void **state)
+{
+    (void)state;
+    enum { ROWS = 20 };
+    struct store *s = open_named("a.db");
+    int64_t uid = 0;
+    for (int i = 0; i < ROWS; i++) {
+        char email[32];
+        snprintf(email, sizeof email, "u%02d@x.io", i);
+        struct store_user u;
+        assert_int_equal(store_user_create(s, email, "N", 1, NULL, &u, NULL), 0);
+        uid = uid ? uid : u.id;
+        store_user_release(&u);
+        unsigned char h[STORE_TOKEN_HASH_BYTES];
+        make_hash(h, i);
+        struct store_token t;
+        assert_int_equal(store_token_create(s, uid, h, "bot", "t", 0, &t), 0);
+        store_token_release(&t);
+    }
+    int devnull = open("/dev/null", O_WRONLY);
+    log_fd_set(devnull);
+    for (int tokens = 0; tokens <= 1; tokens++) {
+        /* Prepares the statement on the (one) pooled reader first, or the
+         * failures would all land in SQLite's parser. */
+        void *warm;
+        size_t n_warm;
+        assert_int_equal(tokens ? store_token_list(s, uid, (struct store_token **)&warm, &n_warm)
+                                : store_user_list(s, 0, 100, (struct store_user **)&warm, &n_warm),
+                         0);
+        if (tokens)
+            store_token_list_free(warm, n_warm);
+        else
+            store_user_list_free(warm, n_warm);
+        long n, failures = 1;
+        for (n = 0; n < 10000 && failures; n++) {
+            void *list = (void *)1;
+            size_t count = 99;
+            hark_mem_fail_after(n);
+            int err = tokens ? store_token_list(s, uid, (struct store_token **)&list, &count)
+                             : store_user_list(s, 0, 100, (struct store_user **)&list, &count);
+            failures = hark_mem_failures();
+            hark_mem_fail_after(-1);
+            if (err) { /* SQLite survives some failures; ours all fail the call */
+                assert_int_equal(err, HARK_ENOMEM);
+                assert_null(list);
+                assert_int_equal(count, 0);
+                continue;
+            }
+            assert_int_equal(count, ROWS);
+            if (tokens) {
+                assert_string_equal(((struct store_token *)list)[ROWS - 1].name, "t");
+                store_token_list_free(list, count);
+            } else {
+                assert_string_equal(((struct store_user *)list)[ROWS - 1].email, "u19@x.io");
+                store_user_list_free(list, count);
+            }
+        }
+        assert_int_equal(failures, 0);
+        /* Two or three strings copied per row: failures reached the rows. */
+        assert_true(n > 2 * ROWS);
+    }
+    close(devnull);
+    store_free(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(open_creates_every_table_at_latest_version),
     cmocka_unit_test(open_uses_wal_journal),
@@ -1411,6 +1540,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(token_list_returns_only_that_users_tokens),
     cmocka_unit_test(token_delete_removes_once),
     cmocka_unit_test(deleting_a_user_row_cascades_to_its_tokens),
+    cmocka_unit_test(meeting_find_returns_the_callers_newest_meeting),
     cmocka_unit_test(reads_proceed_while_another_connection_holds_the_write_lock),
     cmocka_unit_test(write_locked_past_busy_timeout_is_ebusy),
     cmocka_unit_test(concurrent_writers_sharing_a_store_all_succeed),
@@ -1422,6 +1552,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(backup_allocation_failures_leave_nothing_behind),
     cmocka_unit_test(backup_while_writing_is_a_consistent_snapshot),
     cmocka_unit_test(other_calls_fail_cleanly_when_allocation_fails),
+    cmocka_unit_test(long_lists_fail_cleanly_when_allocation_fails),
     cmocka_unit_test(allocation_failures_fail_cleanly_from_n_0),
     cmocka_unit_test(allocation_failures_fail_cleanly_from_n_1600),
     cmocka_unit_test(allocation_failures_fail_cleanly_from_n_3200),

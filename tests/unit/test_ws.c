@@ -601,48 +601,7 @@ static void parser_stays_failed_after_an_error(void **state)
     assert_int_equal(ev.close_code, WS_CLOSE_PROTOCOL_ERROR);
 }
 
-/* ---- UTF-8 --------------------------------------------------------------------- */
-
-static int utf8_ok(const char *s, size_t n, size_t split)
-{
-    struct ws_utf8 u;
-    ws_utf8_init(&u);
-    if (split > n)
-        split = n;
-    if (ws_utf8_feed(&u, (const unsigned char *)s, split) != 0 ||
-        ws_utf8_feed(&u, (const unsigned char *)s + split, n - split) != 0)
-        return 0;
-    return ws_utf8_complete(&u);
-}
-
-static void utf8_accepts_every_valid_boundary_wherever_split(void **state)
-{
-    (void)state;
-    static const char *ok[] = {
-        "", "a", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf",
-        "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf",
-        "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", /* κόσμε */
-    };
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        for (size_t s = 0; s <= strlen(ok[i]); s++)
-            assert_true(utf8_ok(ok[i], strlen(ok[i]), s));
-}
-
-static void utf8_rejects_overlongs_surrogates_and_out_of_range(void **state)
-{
-    (void)state;
-    static const char *bad[] = {
-        "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf",
-        "\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf",
-        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", "\xfe",
-        "\xff", "\xc2\x41", "\xe1\x80\x41", "\xf1\x80\x80\xc0",
-        /* incomplete at the end */
-        "\xc2", "\xe1\x80", "\xf0\x90\x80", "a\xf4",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        for (size_t s = 0; s <= strlen(bad[i]); s++)
-            assert_false(utf8_ok(bad[i], strlen(bad[i]), s));
-}
+/* ---- UTF-8 of text messages ------------------------------------------------- */
 
 static void text_utf8_is_checked_across_fragments(void **state)
 {
@@ -1542,8 +1501,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(close_with_bad_payload_is_an_error_with_the_right_code),
     cmocka_unit_test(close_payload_encoder_validates_code_and_reason),
     cmocka_unit_test(parser_stays_failed_after_an_error),
-    cmocka_unit_test(utf8_accepts_every_valid_boundary_wherever_split),
-    cmocka_unit_test(utf8_rejects_overlongs_surrogates_and_out_of_range),
     cmocka_unit_test(text_utf8_is_checked_across_fragments),
     cmocka_unit_test(invalid_utf8_fails_before_the_message_ends),
     cmocka_unit_test(control_frames_interleave_with_fragments),
