@@ -48,6 +48,13 @@ BIN_OBJ  := $(BIN_SRC:%.c=$(O)/obj/%.o)
 LIB      := $(O)/libhark.a
 HARK     := $(O)/hark
 
+# Random-weight models for tests and benchmarks (tools/gen-random-model.c;
+# docs/models.md). Their vocabulary comes from whisper.cpp's test models in
+# ../shared/data.
+SHARED     ?= $(abspath ../shared)
+GEN_MODEL  := $(O)/gen-random-model
+TEST_MODEL := $(BUILD)/models/test.en.bin
+
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 HARNESS_OBJ := $(O)/obj/tests/unit/harness.o
@@ -55,7 +62,7 @@ HARNESS_OBJ := $(O)/obj/tests/unit/harness.o
 .PHONY: all help deps whisper run test check bench fuzz clean unit integ \
         fuzz-build fuzz-replay tsan lint
 
-all: whisper $(HARK) $(UNIT_BIN)
+all: whisper $(HARK) $(UNIT_BIN) $(TEST_MODEL)
 
 help:
 	@echo "make            build hark, its tests and whisper.cpp"
@@ -88,6 +95,17 @@ $(HARK): $(BIN_OBJ) $(LIB) $(WHISPER_LIB)
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(HARNESS_OBJ) $(LIB) $(WHISPER_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter-out $(WHISPER_LIB),$^) $(LDLIBS) -lcmocka
+
+$(GEN_MODEL): tools/gen-random-model.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $< -lm
+
+# Built by the release tools whatever SAN is: it is a build tool, not a test.
+$(TEST_MODEL): tools/gen-random-model.c
+	@$(MAKE) --no-print-directory SAN= $(BUILD)/release/gen-random-model
+	@mkdir -p $(@D)
+	$(BUILD)/release/gen-random-model --preset test --seed 1 --ftype f16 \
+	  --vocab-from $(SHARED)/data/for-tests-ggml-tiny.en.bin -o $@
 
 run: deps all
 	@tools/run.sh $(HARK)

@@ -30,6 +30,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # Test data (jfk.wav, the test and VAD models) lives in ../shared/data; unit
 # suites read it through HARK_TEST_DATA.
 export HARK_TEST_DATA=${HARK_TEST_DATA:-$(realpath -m "$root/../shared/data")}
+# The random-weight test model `make all` generates (docs/models.md).
+export HARK_TEST_MODEL=${HARK_TEST_MODEL:-$root/build/models/test.en.bin}
 cd "$root" || exit 2
 
 passed=0 failed=0 skipped=0

@@ -54,6 +54,10 @@ void json_forbid_extra(struct json_object *obj, const char *const *allowed, stru
  * datetime shape) into buf; returns buf. 0 gives "". */
 const char *json_time_iso(int64_t ms, char *buf, size_t size);
 
+/* A number of seconds from milliseconds, printed with 3 decimals ("1.261",
+ * not 1.2609999999999999). NULL on allocation failure. */
+struct json_object *json_new_seconds(int64_t ms);
+
 /* Adds key -> string (NULL becomes JSON null). Returns HARK_ENOMEM. */
 HARK_MUST_CHECK int json_add_str(struct json_object *o, const char *key, const char *s);
 HARK_MUST_CHECK int json_add_int(struct json_object *o, const char *key, int64_t v);

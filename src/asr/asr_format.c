@@ -75,18 +75,14 @@ static int subtitles(const struct asr_result *r, int vtt, struct hbuf *out)
     return rc;
 }
 
-static struct json_object *seconds(int64_t ms)
-{
-    return json_object_new_double((double)ms / 1000.0);
-}
 
 static struct json_object *segment_json(const struct asr_segment *s, size_t id)
 {
     struct json_object *o = json_object_new_object();
     struct json_object *tokens = json_object_new_array();
     if (!o || !tokens || json_add(o, "tokens", tokens) || json_add_int(o, "id", (int64_t)id) ||
-        json_add_int(o, "seek", 0) || json_add(o, "start", seconds(s->start_ms)) ||
-        json_add(o, "end", seconds(s->end_ms)) || json_add_str(o, "text", s->text) ||
+        json_add_int(o, "seek", 0) || json_add(o, "start", json_new_seconds(s->start_ms)) ||
+        json_add(o, "end", json_new_seconds(s->end_ms)) || json_add_str(o, "text", s->text) ||
         json_add(o, "temperature", json_object_new_double(0.0)) ||
         json_add(o, "no_speech_prob", json_object_new_double((double)s->no_speech_p))) {
         if (!o)
@@ -100,8 +96,8 @@ static struct json_object *segment_json(const struct asr_segment *s, size_t id)
 static struct json_object *word_json(const struct asr_word *w)
 {
     struct json_object *o = json_object_new_object();
-    if (!o || json_add_str(o, "word", trimmed(w->text)) || json_add(o, "start", seconds(w->start_ms)) ||
-        json_add(o, "end", seconds(w->end_ms))) {
+    if (!o || json_add_str(o, "word", trimmed(w->text)) || json_add(o, "start", json_new_seconds(w->start_ms)) ||
+        json_add(o, "end", json_new_seconds(w->end_ms))) {
         json_object_put(o);
         return NULL;
     }
@@ -146,7 +142,7 @@ static int json_body(const struct asr_result *r, const struct asr_format_opts *o
         if (!rc)
             rc = json_add_str(root, "language", name ? name : r->language);
         if (!rc)
-            rc = json_add(root, "duration", seconds(r->duration_ms));
+            rc = json_add(root, "duration", json_new_seconds(r->duration_ms));
         if (!rc)
             rc = add_lists(r, o, root);
     }

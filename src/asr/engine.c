@@ -41,6 +41,24 @@ void asr_engine_free(struct asr_engine *e)
         e->ops->free(e);
 }
 
+static int64_t clamp(int64_t v, int64_t hi) { return v < 0 ? 0 : v > hi ? hi : v; }
+
+/* Decoders may place the last timestamp past the end of the audio (whisper
+ * rounds to its 20 ms grid and pads to 30 s): nobody downstream should see a
+ * time the audio does not have. */
+static void clamp_times(struct asr_result *r)
+{
+    for (size_t i = 0; i < r->n_segs; i++) {
+        struct asr_segment *s = &r->segs[i];
+        s->start_ms = clamp(s->start_ms, r->duration_ms);
+        s->end_ms = clamp(s->end_ms, r->duration_ms);
+        for (size_t k = 0; k < s->n_words; k++) {
+            s->words[k].start_ms = clamp(s->words[k].start_ms, r->duration_ms);
+            s->words[k].end_ms = clamp(s->words[k].end_ms, r->duration_ms);
+        }
+    }
+}
+
 int asr_transcribe(struct asr_engine *e, const float *pcm, size_t n, const struct asr_options *o,
                    struct asr_result *out)
 {
@@ -54,6 +72,7 @@ int asr_transcribe(struct asr_engine *e, const float *pcm, size_t n, const struc
         return rc;
     }
     out->duration_ms = (int64_t)(n * 1000 / ASR_RATE);
+    clamp_times(out);
     atomic_fetch_add(&e->decodes, 1);
     atomic_fetch_add(&e->audio_ms, (unsigned long long)out->duration_ms);
     return 0;

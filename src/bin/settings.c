@@ -137,6 +137,14 @@ int settings_flag(struct config *c, int argc, char **argv, int *i)
         value = argv[++*i];
     if (config_set(c, key, value, "flag", &err))
         return -report(&err);
+    enum log_level lvl;
+    if (!strcmp(key, "log_level")) {
+        if (log_level_parse(value, &lvl)) {
+            fprintf(stderr, "hark: log_level must be debug, info, warn or error\n");
+            return -2;
+        }
+        log_level_set(lvl);
+    }
     return 1;
 }
 

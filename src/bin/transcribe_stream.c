@@ -19,8 +19,8 @@ static int event_line(const struct stream_event *ev, int64_t t0, struct hbuf *ou
     int rc = (!o || json_add_str(o, "type", kinds[ev->kind])) ? HARK_ENOMEM : 0;
     if (!rc && ev->kind != STREAM_EVENT_END) {
         rc = json_add_str(o, "id", ev->id) ||
-             json_add(o, "start", json_object_new_double((double)ev->start_ms / 1000.0)) ||
-             json_add(o, "end", json_object_new_double((double)ev->end_ms / 1000.0)) ||
+             json_add(o, "start", json_new_seconds(ev->start_ms)) ||
+             json_add(o, "end", json_new_seconds(ev->end_ms)) ||
              json_add_str(o, "text", ev->text) || json_add_str(o, "language", ev->language);
     }
     if (!rc && t0 >= 0) /* wall time since the start: real-time runs only */

@@ -337,3 +337,11 @@ int json_add_bool(struct json_object *o, const char *key, int b)
     struct json_object *v = json_object_new_boolean(b ? 1 : 0);
     return v ? json_add(o, key, v) : HARK_ENOMEM;
 }
+
+struct json_object *json_new_seconds(int64_t ms)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%s%lld.%03lld", ms < 0 ? "-" : "", (long long)(ms < 0 ? -ms : ms) / 1000,
+             (long long)(ms < 0 ? -ms : ms) % 1000);
+    return json_object_new_double_s((double)ms / 1000.0, text);
+}
