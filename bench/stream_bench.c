@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hark/asr.h"
 #include "hark/audio.h"
@@ -111,6 +112,48 @@ static void rss_kib(long *rss, long *hwm)
     fclose(f);
 }
 
+/* CPU seconds every process spent, from /proc/stat; 0 when unreadable.
+ * Minus our own, over the wall time, it says how busy the machine was with
+ * other work: a figure taken while others compete for the cores is not one. */
+static double machine_busy_seconds(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    unsigned long long v[8] = {0};
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                     &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (got != 8)
+        return 0;
+    /* user nice system idle iowait irq softirq steal: all but idle, iowait */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)busy / (double)(hz > 0 ? hz : 100);
+}
+
+/* Wall and CPU time of the measured part, and what others used meanwhile. */
+struct span {
+    int64_t t0;
+    double cpu0, busy0;
+    double wall_s, cpu_s, others_cores;
+};
+
+static void span_begin(struct span *sp)
+{
+    sp->busy0 = machine_busy_seconds();
+    sp->cpu0 = cpu_seconds();
+    sp->t0 = clock_mono_ms();
+}
+
+static void span_end(struct span *sp)
+{
+    sp->wall_s = (double)(clock_mono_ms() - sp->t0) / 1000.0;
+    sp->cpu_s = cpu_seconds() - sp->cpu0;
+    double others = machine_busy_seconds() - sp->busy0 - sp->cpu_s;
+    sp->others_cores = sp->wall_s > 0 && others > 0 ? others / sp->wall_s : 0;
+}
+
 static void out(const struct args *a, const char *what, double v, const char *unit)
 {
     printf("%s_%s %.3f %s\n", a->name, what, v, unit);
@@ -135,11 +178,10 @@ static int run_offline(const struct args *a, struct asr_engine *e, const float *
 {
     struct asr_options o = decode_options(a);
     struct asr_result r;
-    double c0 = cpu_seconds();
-    int64_t t0 = clock_mono_ms();
+    struct span sp;
+    span_begin(&sp);
     int rc = asr_transcribe(e, pcm, n, &o, &r);
-    int64_t t1 = clock_mono_ms();
-    double c1 = cpu_seconds();
+    span_end(&sp);
     if (rc)
         return rc;
     size_t words = 0;
@@ -147,9 +189,10 @@ static int run_offline(const struct args *a, struct asr_engine *e, const float *
         words += r.segs[i].n_words;
     double audio_s = (double)n / ASR_RATE;
     out(a, "audio", audio_s, "s");
-    out(a, "wall", (double)(t1 - t0) / 1000.0, "s");
-    out(a, "cpu", c1 - c0, "s");
-    out(a, "rtf", (double)(t1 - t0) / 1000.0 / audio_s, "x");
+    out(a, "wall", sp.wall_s, "s");
+    out(a, "cpu", sp.cpu_s, "s");
+    out(a, "others_load", sp.others_cores, "cores");
+    out(a, "rtf", sp.wall_s / audio_s, "x");
     out(a, "segments", (double)r.n_segs, "count");
     out(a, "words", (double)words, "count");
     out(a, "words_per_audio_s", (double)words / audio_s, "words/s");
@@ -273,13 +316,14 @@ static void lag_of(struct bstream *b, int64_t *lag_ms)
 }
 
 static void print_stream_totals(const struct args *a, struct totals *t, double audio_s,
-                                double wall_s, double cpu_s, struct asr_engine *e)
+                                const struct span *sp, struct asr_engine *e)
 {
     uint64_t decodes, decoded_ms;
     asr_engine_stats(e, &decodes, &decoded_ms);
     out(a, "audio", audio_s, "s");
-    out(a, "wall", wall_s, "s");
-    out(a, "cpu", cpu_s, "s");
+    out(a, "wall", sp->wall_s, "s");
+    out(a, "cpu", sp->cpu_s, "s");
+    out(a, "others_load", sp->others_cores, "cores");
     out(a, "decodes", (double)decodes, "count");
     out(a, "decoded_audio", (double)decoded_ms / 1000.0, "s");
     out(a, "segments", (double)t->segments, "count");
@@ -301,8 +345,8 @@ static int run_fast(const struct args *a, struct asr_engine *e, struct streamer 
     if (rc)
         return rc;
     size_t step = (size_t)a->step_ms * ASR_RATE / 1000;
-    double c0 = cpu_seconds();
-    int64_t t0 = clock_mono_ms();
+    struct span sp;
+    span_begin(&sp);
     for (size_t off = 0; !rc && off < n; off += step) {
         size_t len = n - off < step ? n - off : step;
         rc = stream_feed(b.st, pcm + off, len);
@@ -324,13 +368,12 @@ static int run_fast(const struct args *a, struct asr_engine *e, struct streamer 
         done = r == HARK_ECLOSED;
         rc = r == HARK_ETIMEDOUT || r == HARK_ECLOSED ? 0 : r;
     }
-    double cpu = cpu_seconds() - c0;
-    double wall = (double)(clock_mono_ms() - t0) / 1000.0;
+    span_end(&sp);
     t.segments = b.segments;
     t.words = b.words;
     t.partials = b.partial_events;
     if (!rc)
-        print_stream_totals(a, &t, (double)n / ASR_RATE, wall, cpu, e);
+        print_stream_totals(a, &t, (double)n / ASR_RATE, &sp, e);
     stream_close(b.st);
     hark_free(b.partials);
     series_free(&t.algo_lat);
@@ -421,12 +464,12 @@ static int run_realtime(const struct args *a, struct asr_engine *e, struct strea
         b[i].start_mono = t0 + (int64_t)i * a->step_ms / a->streams;
         b[i].pos = (size_t)i * 3700 * (ASR_RATE / 1000) % n;
     }
-    double c0 = cpu_seconds();
+    struct span sp;
+    span_begin(&sp);
     int64_t t_end = t0 + (int64_t)a->seconds * 1000;
     if (!rc)
         rc = feed_loop(a, b, pcm, n, t_end, &t);
-    double cpu = cpu_seconds() - c0;
-    double wall = (double)(clock_mono_ms() - t0) / 1000.0;
+    span_end(&sp);
     long rss, hwm;
     rss_kib(&rss, &hwm);
     double audio_s = 0;
@@ -444,8 +487,8 @@ static int run_realtime(const struct args *a, struct asr_engine *e, struct strea
     }
     if (!rc) {
         out(a, "streams", a->streams, "count");
-        print_stream_totals(a, &t, audio_s, wall, cpu, e);
-        out(a, "cpu_per_wall", wall > 0 ? cpu / wall : 0, "cores");
+        print_stream_totals(a, &t, audio_s, &sp, e);
+        out(a, "cpu_per_wall", sp.wall_s > 0 ? sp.cpu_s / sp.wall_s : 0, "cores");
         out_ms(a, "segment_latency_p50", series_pct(&t.seg_lat, 50));
         out_ms(a, "segment_latency_p95", series_pct(&t.seg_lat, 95));
         out_ms(a, "segment_latency_max", series_pct(&t.seg_lat, 100));

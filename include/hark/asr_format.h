@@ -15,6 +15,8 @@ enum asr_format { ASR_FORMAT_JSON, ASR_FORMAT_TEXT, ASR_FORMAT_SRT, ASR_FORMAT_V
 
 /* "json" → ASR_FORMAT_JSON, ...; HARK_EINVAL for anything else. */
 HARK_MUST_CHECK int asr_format_parse(const char *name, enum asr_format *out);
+/* The format's name as asr_format_parse() reads it (static string). */
+const char *asr_format_name(enum asr_format f);
 /* The MIME type the format is served as (static string). */
 const char *asr_format_mime(enum asr_format f);
 

@@ -146,6 +146,33 @@ void store_token_list_free(struct store_token *tokens, size_t n);
 /* HARK_ENOENT if no such token. */
 HARK_MUST_CHECK int store_token_delete(struct store *s, int64_t id);
 
+/* --- jobs: asynchronous batch work (POST /jobs) ---------------------------- */
+struct store_job {
+    int64_t id;
+    int64_t user_id;
+    char *kind;              /* owned; e.g. "transcription" */
+    char *status;            /* owned; queued | running | completed | failed */
+    char *params_json;       /* owned; JSON object */
+    char *result;            /* owned; NULL until completed */
+    char *error;             /* owned; NULL unless failed */
+    int64_t created_at_ms, updated_at_ms;
+};
+void store_job_release(struct store_job *j);
+
+/* A new job in status "queued". */
+HARK_MUST_CHECK int store_job_create(struct store *s, int64_t user_id, const char *kind,
+                                     const char *params_json, struct store_job *out);
+/* The job with this id if it belongs to user_id; HARK_ENOENT otherwise (so
+ * one user cannot learn another's job ids). */
+HARK_MUST_CHECK int store_job_get(struct store *s, int64_t user_id, int64_t id,
+                                  struct store_job *out);
+/* Sets status, and result / error (either may be NULL). HARK_ENOENT. */
+HARK_MUST_CHECK int store_job_update(struct store *s, int64_t id, const char *status,
+                                     const char *result, const char *error);
+/* Marks every queued or running job failed with `error`: their audio lived
+ * in a process that is gone. *n_out (may be NULL) gets how many. */
+HARK_MUST_CHECK int store_job_fail_unfinished(struct store *s, const char *error, int64_t *n_out);
+
 /* --- meetings ------------------------------------------------------------ */
 /* The id of the caller's newest meeting with this platform and native id:
  * the ownership check behind every per-meeting route and subscription.

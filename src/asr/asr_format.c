@@ -29,6 +29,7 @@ int asr_format_parse(const char *name, enum asr_format *out)
 }
 
 const char *asr_format_mime(enum asr_format f) { return formats[f].mime; }
+const char *asr_format_name(enum asr_format f) { return formats[f].name; }
 
 /* Whisper texts carry a leading space per segment; the joined text and
  * subtitle cues do not want it. */

@@ -120,6 +120,12 @@ static int start(struct serve *s)
         return 1;
     }
     announce_admin_key(new_admin);
+    /* Async jobs' audio lived in memory: whatever was pending is lost. */
+    int64_t lost = 0;
+    if (store_job_fail_unfinished(s->store, "server restarted before the job finished", &lost))
+        log_warn("serve", "msg=\"cannot fail unfinished jobs\"");
+    else if (lost)
+        log_warn("serve", "msg=\"unfinished jobs marked failed\" n=%lld", (long long)lost);
     struct api_config ac = api_config_default();
     ac.default_max_concurrent_bots = (int)config_get_int(s->cfg, "default_max_concurrent_bots");
     if ((rc = metrics_new(&s->metrics)) || (rc = process_metrics(s->metrics)) ||

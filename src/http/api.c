@@ -26,6 +26,8 @@ static const struct http_route routes[] = {
     {"DELETE", "/admin/tokens/{token_id}", api_admin_token_delete, HTTP_AUTH_ADMIN, NULL, 0},
     {"POST", "/v1/audio/transcriptions", api_transcriptions, HTTP_AUTH_USER, NULL, 1},
     {"GET", "/v1/models", api_models, HTTP_AUTH_USER, NULL, 0},
+    {"POST", "/jobs", api_job_create, HTTP_AUTH_USER, NULL, 1},
+    {"GET", "/jobs/{job_id}", api_job_get, HTTP_AUTH_USER, NULL, 0},
 };
 
 const struct http_route *api_routes(size_t *n)

@@ -33,6 +33,8 @@ int api_admin_token_delete(struct http_request *req, struct http_response *resp)
 int api_ws(struct http_request *req, struct http_response *resp);
 int api_transcriptions(struct http_request *req, struct http_response *resp);
 int api_models(struct http_request *req, struct http_response *resp);
+int api_job_create(struct http_request *req, struct http_response *resp);
+int api_job_get(struct http_request *req, struct http_response *resp);
 
 /* Reads path parameter `name` as a positive id. On failure replies 422
  * (FastAPI's int_parsing shape) and returns HARK_EINVAL. */

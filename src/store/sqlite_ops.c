@@ -16,6 +16,7 @@
 
 #define USER_COLS "id, email, name, max_concurrent_bots, data, created_at"
 #define TOKEN_COLS "id, user_id, hash, scopes, name, created_at, last_used_at, expires_at"
+#define JOB_COLS "id, user_id, kind, status, params, result, error, created_at, updated_at"
 
 const struct stmt_def sqlite_stmts[ST_COUNT] = {
     /* IMMEDIATE takes the write lock up front, so a transaction never has
@@ -65,6 +66,16 @@ const struct stmt_def sqlite_stmts[ST_COUNT] = {
     [ST_MEETING_FIND] = {"meeting_find",
                          "SELECT id FROM meetings WHERE user_id = ?1 AND platform = ?2 "
                          "AND native_meeting_id = ?3 ORDER BY id DESC LIMIT 1"},
+    [ST_JOB_INSERT] = {"job_create",
+                       "INSERT INTO jobs(user_id, kind, status, params, created_at, updated_at) "
+                       "VALUES (?1, ?2, 'queued', ?3, ?4, ?4) RETURNING " JOB_COLS},
+    [ST_JOB_GET] = {"job_get", "SELECT " JOB_COLS " FROM jobs WHERE id = ?2 AND user_id = ?1"},
+    [ST_JOB_UPDATE] = {"job_update",
+                       "UPDATE jobs SET status = ?2, result = coalesce(?3, result), "
+                       "error = coalesce(?4, error), updated_at = ?5 WHERE id = ?1"},
+    [ST_JOB_FAIL_UNFINISHED] = {"job_fail_unfinished",
+                                "UPDATE jobs SET status = 'failed', error = ?1, updated_at = ?2 "
+                                "WHERE status IN ('queued', 'running')"},
 };
 
 /* --- rows --------------------------------------------------------------------- */
@@ -143,6 +154,28 @@ static int id_read(sqlite3_stmt *st, void *item)
     return 0;
 }
 
+static int job_read(sqlite3_stmt *st, void *item)
+{
+    struct store_job *j = item;
+    j->id = sqlite3_column_int64(st, 0);
+    j->user_id = sqlite3_column_int64(st, 1);
+    j->created_at_ms = sqlite3_column_int64(st, 7);
+    j->updated_at_ms = sqlite3_column_int64(st, 8);
+    int err = col_text_required(st, 2, &j->kind);
+    if (!err)
+        err = col_text_required(st, 3, &j->status);
+    if (!err)
+        err = col_text_required(st, 4, &j->params_json);
+    if (!err)
+        err = col_text(st, 5, &j->result);
+    if (!err)
+        err = col_text(st, 6, &j->error);
+    if (err)
+        store_job_release(j);
+    return err;
+}
+
+static void job_release(void *item) { store_job_release(item); }
 static void user_release(void *item) { store_user_release(item); }
 static void token_release(void *item) { store_token_release(item); }
 
@@ -159,6 +192,7 @@ static const struct row_type user_row = {sizeof(struct store_user), user_read, u
 static const struct row_type token_row = {sizeof(struct store_token), token_read, token_release};
 static const struct row_type text_row = {sizeof(char *), text_read, text_release};
 static const struct row_type id_row = {sizeof(int64_t), id_read, id_release};
+static const struct row_type job_row = {sizeof(struct store_job), job_read, job_release};
 
 /* --- settings ------------------------------------------------------------------- */
 
@@ -276,6 +310,37 @@ static int sqlite_token_delete(struct store *s, int64_t id)
     return err ? err : changes ? 0 : HARK_ENOENT;
 }
 
+/* --- jobs ----------------------------------------------------------------------- */
+
+static int sqlite_job_create(struct store *s, int64_t user_id, const char *kind,
+                             const char *params_json, struct store_job *out)
+{
+    const struct arg args[] = {ARG_INT(user_id), ARG_TEXT(kind), ARG_TEXT(params_json), ARG_NOW};
+    return sqlite_write_one(s, QUERY(ST_JOB_INSERT, args), NULL, &job_row, out, NULL);
+}
+
+static int sqlite_job_get(struct store *s, int64_t user_id, int64_t id, struct store_job *out)
+{
+    const struct arg args[] = {ARG_INT(user_id), ARG_INT(id)};
+    return sqlite_read_one(s, QUERY(ST_JOB_GET, args), &job_row, out);
+}
+
+static int sqlite_job_update(struct store *s, int64_t id, const char *status, const char *result,
+                             const char *error)
+{
+    const struct arg args[] = {ARG_INT(id), ARG_TEXT(status), ARG_TEXT(result), ARG_TEXT(error),
+                               ARG_NOW};
+    int64_t changes = 0;
+    int err = sqlite_write_exec(s, QUERY(ST_JOB_UPDATE, args), &changes);
+    return err ? err : changes ? 0 : HARK_ENOENT;
+}
+
+static int sqlite_job_fail_unfinished(struct store *s, const char *error, int64_t *n_out)
+{
+    const struct arg args[] = {ARG_TEXT(error), ARG_NOW};
+    return sqlite_write_exec(s, QUERY(ST_JOB_FAIL_UNFINISHED, args), n_out);
+}
+
 /* --- meetings ------------------------------------------------------------------- */
 
 static int sqlite_meeting_find(struct store *s, int64_t user_id, const char *platform,
@@ -305,5 +370,9 @@ const struct store_ops store_sqlite_ops = {
     .token_touch = sqlite_token_touch,
     .token_list = sqlite_token_list,
     .token_delete = sqlite_token_delete,
+    .job_create = sqlite_job_create,
+    .job_get = sqlite_job_get,
+    .job_update = sqlite_job_update,
+    .job_fail_unfinished = sqlite_job_fail_unfinished,
     .meeting_find = sqlite_meeting_find,
 };

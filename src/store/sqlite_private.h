@@ -40,6 +40,10 @@ enum stmt_id {
     ST_TOKEN_LIST,
     ST_TOKEN_DELETE,
     ST_MEETING_FIND,
+    ST_JOB_INSERT,
+    ST_JOB_GET,
+    ST_JOB_UPDATE,
+    ST_JOB_FAIL_UNFINISHED,
     ST_COUNT
 };
 

@@ -286,3 +286,53 @@ int store_meeting_find(struct store *s, int64_t user_id, const char *platform,
     *id_out = 0;
     return s->ops->meeting_find(s, user_id, platform, native_id, id_out);
 }
+
+void store_job_release(struct store_job *j)
+{
+    if (!j)
+        return;
+    hark_free(j->kind);
+    hark_free(j->status);
+    hark_free(j->params_json);
+    hark_free(j->result);
+    hark_free(j->error);
+    memset(j, 0, sizeof *j);
+}
+
+int store_job_create(struct store *s, int64_t user_id, const char *kind, const char *params_json,
+                     struct store_job *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!s || !kind || !out)
+        return HARK_EINVAL;
+    return s->ops->job_create(s, user_id, kind, params_json ? params_json : "{}", out);
+}
+
+int store_job_get(struct store *s, int64_t user_id, int64_t id, struct store_job *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!s || !out)
+        return HARK_EINVAL;
+    return s->ops->job_get(s, user_id, id, out);
+}
+
+int store_job_update(struct store *s, int64_t id, const char *status, const char *result,
+                     const char *error)
+{
+    if (!s || !status)
+        return HARK_EINVAL;
+    return s->ops->job_update(s, id, status, result, error);
+}
+
+int store_job_fail_unfinished(struct store *s, const char *error, int64_t *n_out)
+{
+    int64_t n = 0;
+    if (!s || !error)
+        return HARK_EINVAL;
+    int rc = s->ops->job_fail_unfinished(s, error, &n);
+    if (n_out)
+        *n_out = rc ? 0 : n;
+    return rc;
+}

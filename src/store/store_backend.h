@@ -54,6 +54,12 @@ struct store_ops {
     int (*token_list)(struct store *s, int64_t user_id, struct store_token **out,
                       size_t *n_out);
     int (*token_delete)(struct store *s, int64_t id);
+    int (*job_create)(struct store *s, int64_t user_id, const char *kind,
+                      const char *params_json, struct store_job *out);
+    int (*job_get)(struct store *s, int64_t user_id, int64_t id, struct store_job *out);
+    int (*job_update)(struct store *s, int64_t id, const char *status, const char *result,
+                      const char *error);
+    int (*job_fail_unfinished)(struct store *s, const char *error, int64_t *n_out);
     int (*meeting_find)(struct store *s, int64_t user_id, const char *platform,
                         const char *native_id, int64_t *id_out);
 };

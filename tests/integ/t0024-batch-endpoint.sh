@@ -51,6 +51,34 @@ http GET /v1/models -H "X-API-Key: $TOKEN"
 expect_status 200
 expect_json 'j["object"] == "list" and j["data"][0]["id"] == "test.en" and j["data"][0]["object"] == "model"'
 
+# asynchronous: POST /jobs → 202 {id, status}, then GET /jobs/{id} until done;
+# another user's job is 404.
+http POST /jobs -H "X-API-Key: $TOKEN" -F "file=@$JFK" -F response_format=verbose_json
+expect_status 202
+expect_json 'j["status"] in ("queued", "running") and isinstance(j["id"], int) and j["result"] is None'
+JOB=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
+for ((i = 0; i < 100; i++)); do
+    http GET "/jobs/$JOB" -H "X-API-Key: $TOKEN"
+    python3 -c 'import json,sys; sys.exit(json.loads(sys.argv[1])["status"] in ("completed","failed"))' "$BODY" || break
+    sleep 0.1
+done
+expect_json 'j["status"] == "completed" and j["result"]["segments"] and j["error"] is None'
+http POST /jobs -H "X-API-Key: $TOKEN" -F "file=@$TMPDIR/noise.bin" -F response_format=text
+expect_status 202
+BADJOB=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
+for ((i = 0; i < 100; i++)); do
+    http GET "/jobs/$BADJOB" -H "X-API-Key: $TOKEN"
+    python3 -c 'import json,sys; sys.exit(json.loads(sys.argv[1])["status"] in ("completed","failed"))' "$BODY" || break
+    sleep 0.1
+done
+expect_json 'j["status"] == "failed" and j["error"]'
+http POST /admin/users "${ADMIN[@]}" -d '{"email":"other@example.com"}'
+http POST /admin/users/2/tokens "${ADMIN[@]}"
+OTHER=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$BODY")
+http GET "/jobs/$JOB" -H "X-API-Key: $OTHER"
+expect_status 404
+expect_json 'j["detail"] == "Job not found"'
+
 # 10 concurrent uploads: with one decoder and 2 waiting slots some are
 # refused with 503 + Retry-After; retried, every one completes.
 pids=()

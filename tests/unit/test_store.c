@@ -1514,7 +1514,44 @@ static void long_lists_fail_cleanly_when_allocation_fails(void **state)
     store_free(s);
 }
 
+static void jobs_are_scoped_to_their_user_and_unfinished_ones_fail_on_restart(void **state)
+{
+    (void)state;
+    struct store *s = open_named("jobs.db");
+    struct store_user a, b;
+    int created;
+    assert_int_equal(store_user_create(s, "ja@example.com", NULL, 3, NULL, &a, &created), 0);
+    assert_int_equal(store_user_create(s, "jb@example.com", NULL, 3, NULL, &b, &created), 0);
+    struct store_job j, got;
+    assert_int_equal(store_job_create(s, a.id, "transcription", "{\"response_format\":\"json\"}", &j), 0);
+    assert_string_equal(j.status, "queued");
+    assert_null(j.result);
+    assert_int_equal(store_job_get(s, b.id, j.id, &got), HARK_ENOENT);
+    assert_int_equal(store_job_update(s, j.id, "completed", "{\"text\":\"x\"}", NULL), 0);
+    assert_int_equal(store_job_get(s, a.id, j.id, &got), 0);
+    assert_string_equal(got.status, "completed");
+    assert_string_equal(got.result, "{\"text\":\"x\"}");
+    assert_null(got.error);
+    store_job_release(&got);
+    struct store_job k;
+    assert_int_equal(store_job_create(s, a.id, "transcription", NULL, &k), 0);
+    int64_t n = 0;
+    assert_int_equal(store_job_fail_unfinished(s, "restarted", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_job_get(s, a.id, k.id, &got), 0);
+    assert_string_equal(got.status, "failed");
+    assert_string_equal(got.error, "restarted");
+    assert_int_equal(store_job_update(s, 999999, "failed", NULL, "x"), HARK_ENOENT);
+    store_job_release(&got);
+    store_job_release(&j);
+    store_job_release(&k);
+    store_user_release(&a);
+    store_user_release(&b);
+    store_free(s);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(jobs_are_scoped_to_their_user_and_unfinished_ones_fail_on_restart),
     cmocka_unit_test(open_creates_every_table_at_latest_version),
     cmocka_unit_test(open_uses_wal_journal),
     cmocka_unit_test(reopen_applies_no_migration_again),
