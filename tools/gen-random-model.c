@@ -1444,7 +1444,7 @@ int main(int argc, char **argv)
 {
     struct args a;
     struct src s;
-    struct design g;
+    struct design g = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
@@ -1453,10 +1453,9 @@ int main(int argc, char **argv)
     rc = src_check(&s, &a);
     if (!rc)
         rc = design_init(&g, a.preset, &s);
-    if (!rc) {
+    if (!rc)
         rc = write_model(&a, &s, &g);
-        free(g.word);
-    }
+    free(g.word);
     if (!rc && !a.f16)
         fprintf(stderr, "gen-random-model: note: whisper.cpp 1.9.1 cannot run f32 models on the CPU (whisper.cpp issue #2557)\n");
     src_release(&s);

@@ -17,11 +17,33 @@ if [ ! -s "$data/dev-token" ]; then
 fi
 token=$(cat "$data/dev-token")
 
+# A real model if there is one (HARK_MODEL, or `hark models download NAME
+# --dir var/models`); otherwise the random-weight test model, loudly.
+installed=("$data"/models/ggml-*.bin)
+[ -f "${installed[0]}" ] || installed=()
+model=${HARK_MODEL:-${installed[0]:-}}
+if [ -z "$model" ]; then
+    model=$top/build/models/test.en.bin
+    cat >&2 <<WARN
+
+  ******************************************************************
+  *  WARNING: no Whisper model found. Serving with a RANDOM-WEIGHT  *
+  *  test model: transcripts are gibberish, not your words.         *
+  *  Install a real one:  build/release/hark models download base.en *
+  *                         --dir var/models   (then make run again) *
+  ******************************************************************
+
+WARN
+fi
+
 cat <<MSG
 
 Hark is starting on http://$listen (data in $data). Try:
   curl -s http://$listen/healthz
   curl -s -H "X-API-Key: $token" http://$listen/auth/me
+  curl -s -H "X-API-Key: $token" -F file=@../shared/data/jfk.wav http://$listen/v1/audio/transcriptions
 
 MSG
-exec "$hark" serve --data "$data" --listen "$listen"
+vad=$top/../shared/data/for-tests-silero-v6.2.0-ggml.bin
+[ -f "$vad" ] && export HARK_VAD_MODEL=${HARK_VAD_MODEL:-$vad}
+exec "$hark" serve --data "$data" --listen "$listen" --model "$model"
