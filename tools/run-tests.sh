@@ -32,6 +32,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export HARK_TEST_DATA=${HARK_TEST_DATA:-$(realpath -m "$root/../shared/data")}
 # The random-weight test model `make all` generates (docs/models.md).
 export HARK_TEST_MODEL=${HARK_TEST_MODEL:-$root/build/models/test.en.bin}
+export HARK_GEN_MODEL=${HARK_GEN_MODEL:-$root/build/release/gen-random-model}
 cd "$root" || exit 2
 
 passed=0 failed=0 skipped=0

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include "hark/buf.h"
 #include "hark/error.h"
 
 #define JSON_MAX_DEPTH 32
@@ -53,6 +54,9 @@ void json_forbid_extra(struct json_object *obj, const char *const *allowed, stru
 /* Formats ms since the epoch as "2026-11-23T15:32:08.120000Z" (Vexa's
  * datetime shape) into buf; returns buf. 0 gives "". */
 const char *json_time_iso(int64_t ms, char *buf, size_t size);
+
+/* Appends obj as plain JSON text to out. HARK_ENOMEM / HARK_ETOOBIG. */
+HARK_MUST_CHECK int json_append(struct hbuf *out, struct json_object *obj);
 
 /* A number of seconds from milliseconds, printed with 3 decimals ("1.261",
  * not 1.2609999999999999). NULL on allocation failure. */

@@ -147,11 +147,8 @@ static int json_body(const struct asr_result *r, const struct asr_format_opts *o
         if (!rc)
             rc = add_lists(r, o, root);
     }
-    if (!rc) {
-        size_t len;
-        const char *s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
-        rc = s ? hbuf_append(out, s, len) : HARK_ENOMEM;
-    }
+    if (!rc)
+        rc = json_append(out, root);
     if (!rc)
         rc = hbuf_puts(out, "\n");
     json_object_put(root);

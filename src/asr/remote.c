@@ -533,8 +533,8 @@ static int emit(const struct seg_in *segs, size_t n_segs, struct json_object *wo
     return rc;
 }
 
-static int parse_reply(const struct hbuf *body, const struct asr_options *o, size_t n_samples,
-                       struct asr_result *out)
+int asr_remote_parse_reply(const struct hbuf *body, const struct asr_options *o,
+                           size_t n_samples, struct asr_result *out)
 {
     struct json_object *root, *v, *segs_json = NULL, *words = NULL, *text = NULL;
     char err[128];
@@ -605,7 +605,7 @@ static int remote_transcribe(struct asr_engine *e, const float *pcm, size_t n,
     int rc = post(r, h, pcm, n, o, &resp);
     handle_give(r, h);
     if (!rc)
-        rc = parse_reply(&resp.body, o, n, out);
+        rc = asr_remote_parse_reply(&resp.body, o, n, out);
     hbuf_release(&resp.body);
     return rc;
 }

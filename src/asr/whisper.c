@@ -201,6 +201,13 @@ static int load(struct whisper_engine *w, const struct asr_config *c)
         log_error("asr", "msg=\"not a whisper model\" path=%s", c->model_path);
         return HARK_EPARSE;
     }
+    /* whisper.cpp 1.9.1's CPU convolution asserts an f16 kernel: an f32
+     * model would load and then abort the process on its first decode. */
+    if (whisper_model_ftype(w->ctx) == 0 && !c->gpu) {
+        log_error("asr", "msg=\"f32 models crash whisper.cpp 1.9.1 on the CPU; use an f16 or "
+                  "quantized file\" path=%s", c->model_path);
+        return HARK_EPARSE;
+    }
     /* States are created here, one at a time: whisper_init_state is not
      * meant to race with itself. */
     for (int i = 0; i < c->decoders; i++) {

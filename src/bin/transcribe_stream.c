@@ -25,13 +25,10 @@ static int event_line(const struct stream_event *ev, int64_t t0, struct hbuf *ou
     }
     if (!rc && t0 >= 0) /* wall time since the start: real-time runs only */
         rc = json_add_int(o, "at_ms", ev->emitted_mono_ms - t0);
-    if (!rc) {
-        size_t len;
-        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-        rc = s ? hbuf_append(out, s, len) : HARK_ENOMEM;
-        if (!rc)
-            rc = hbuf_puts(out, "\n");
-    }
+    if (!rc)
+        rc = json_append(out, o);
+    if (!rc)
+        rc = hbuf_puts(out, "\n");
     json_object_put(o);
     return rc;
 }

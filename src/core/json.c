@@ -345,3 +345,10 @@ struct json_object *json_new_seconds(int64_t ms)
              (long long)(ms < 0 ? -ms : ms) % 1000);
     return json_object_new_double_s((double)ms / 1000.0, text);
 }
+
+int json_append(struct hbuf *out, struct json_object *obj)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    return s ? hbuf_append(out, s, len) : HARK_ENOMEM;
+}

@@ -20,11 +20,13 @@ static int set_body(struct http_response *resp, int status, const char *ctype,
 
 int http_reply_json(struct http_response *resp, int status, struct json_object *obj)
 {
-    size_t len;
-    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-    if (!s)
-        return HARK_ENOMEM;
-    return set_body(resp, status, "application/json", s, len);
+    hbuf_reset(&resp->body);
+    int rc = json_append(&resp->body, obj);
+    if (rc)
+        return rc;
+    resp->status = status;
+    resp->content_type = "application/json";
+    return 0;
 }
 
 static int reply_detail(struct http_response *resp, int status, struct json_object *detail,

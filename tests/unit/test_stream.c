@@ -210,7 +210,29 @@ static void missing_model_is_enoent_and_garbage_is_eparse(void **state)
     assert_null(e);
 }
 
+/* An f32 model would abort the process on its first CPU decode. */
+static void f32_model_is_refused_instead_of_crashing_later(void **state)
+{
+    (void)state;
+    char vocab[512], out[512];
+    const char *gen = getenv("HARK_GEN_MODEL");
+    snprintf(out, sizeof out, "%s/f32.bin", harness_tmpdir());
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --preset test --seed 3 --ftype f32 --vocab-from %s -o %s 2>/dev/null",
+             gen ? gen : "build/release/gen-random-model",
+             data_path("HARK_TEST_DATA", "../shared/data", "for-tests-ggml-tiny.en.bin", vocab,
+                       sizeof vocab),
+             out);
+    assert_int_equal(system(cmd), 0);
+    struct asr_config c = asr_config_default();
+    c.model_path = out;
+    struct asr_engine *e = NULL;
+    assert_int_equal(asr_engine_new(&c, &e), HARK_EPARSE);
+    assert_null(e);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(f32_model_is_refused_instead_of_crashing_later),
     cmocka_unit_test(eight_concurrent_streams_each_get_ordered_segments_and_one_end),
     cmocka_unit_test(streamer_refuses_past_max_streams),
     cmocka_unit_test(silence_is_never_decoded_with_vad),
