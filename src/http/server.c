@@ -271,11 +271,15 @@ struct http_response *http_deferred_response(struct http_deferred *d)
 void http_deferred_done(struct http_deferred *d)
 {
     struct req_state *st = (struct req_state *)(void *)d;
+    struct MHD_Connection *conn = st->req.conn;
     pthread_mutex_lock(&st->defer_lock);
     st->deferred_done = 1;
-    if (st->suspended)
-        MHD_resume_connection(st->req.conn);
+    int resume = st->suspended;
     pthread_mutex_unlock(&st->defer_lock);
+    /* Resumed, the request may complete and free st at once: touch nothing
+     * of it past this point. While suspended, st cannot go away. */
+    if (resume)
+        MHD_resume_connection(conn);
 }
 
 static enum MHD_Result suspend_unless_done(struct req_state *st)
