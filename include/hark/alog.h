@@ -64,9 +64,10 @@ HARK_MUST_CHECK int alog_append(struct alog *log, const float *samples, size_t n
                                 uint64_t *offset_out);
 
 /* Copies up to max samples starting at offset into buf (borrowed); *n_out
- * says how many, 0 at the end. HARK_ERANGE if offset is beyond alog_end(),
- * HARK_EIO if the file cannot be read. Samples older than the ring cost a
- * pread. */
+ * says how many, 0 at the end. Samples older than the ring cost a pread.
+ * HARK_ERANGE if offset is beyond alog_end() or older than the log still
+ * holds (this backend holds everything until alog_remove()), HARK_EIO if the
+ * file cannot be read, HARK_EINVAL for buf NULL with max > 0. */
 HARK_MUST_CHECK int alog_read(struct alog *log, uint64_t offset, float *buf, size_t max,
                               size_t *n_out);
 

@@ -62,13 +62,13 @@ struct decoder {
 static int check_args(const struct audio_config *c, float **out, size_t *n_out,
                       struct audio_error *err, struct audio_config *cfg)
 {
+    *cfg = c ? *c : audio_config_default();
     if (out)
         *out = NULL;
     if (n_out)
         *n_out = 0;
     if (!out || !n_out)
         return fail(err, HARK_EINVAL, "invalid arguments");
-    *cfg = c ? *c : audio_config_default();
     if (!(cfg->max_seconds > 0.0) || !isfinite(cfg->max_seconds) || cfg->max_bytes == 0)
         return fail(err, HARK_EINVAL, "invalid audio limits");
     return 0;

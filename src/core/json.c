@@ -349,6 +349,7 @@ struct json_object *json_new_seconds(int64_t ms)
 int json_append(struct hbuf *out, struct json_object *obj)
 {
     size_t len;
-    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    const char *s = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     return s ? hbuf_append(out, s, len) : HARK_ENOMEM;
 }
