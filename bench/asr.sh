@@ -50,6 +50,8 @@ fi
 # Engine layouts on 2 cores: one decode at a time on two threads (Hark's
 # default), or two decodes at once on one thread each.
 layouts=${BENCH_LAYOUTS:-"1x2 2x1"}
+steps=${BENCH_STEPS:-$steps}
+ks=${BENCH_KS:-$ks}
 
 fig() { echo "$1 $2 $3"; }
 
@@ -68,12 +70,12 @@ timed() {
     read -r wall u s <"$tmp/time"
     cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
     others=$(awk -v b0="$b0" -v b1="$b1" -v c="$cpu" -v w="$wall" \
-        'BEGIN{o=(b1-b0-c)/(w>0?w:1); printf "%.2f", o>0?o:0}')
+        'BEGIN{o=(b1-b0-c)/(w>0?w:1); printf "%.2f", (o > 0 ? o : 0)}')
 }
 
-min() { awk -v a="$1" -v b="$2" 'BEGIN{print (a=="" || b+0<a+0) ? b : a}'; }
-max() { awk -v a="$1" -v b="$2" 'BEGIN{print (a=="" || b+0>a+0) ? b : a}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b>0 ? a/b : 0}'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN{print ((a == "" || b + 0 < a + 0) ? b : a)}'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN{print ((a == "" || b + 0 > a + 0) ? b : a)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}'; }
 val() { awk -v k="$2" '$1==k{print $2}' "$1"; } # val FILE NAME
 
 model_file() { echo "$models_dir/bench-$1.bin"; }
@@ -140,27 +142,36 @@ sbrun() {
     cat "$tmp/$name"
 }
 
+# CPU seconds are taken with one thread per decode (AMP_THREADS): with two,
+# ggml's threads spin at barriers while the other is descheduled, so on a
+# shared machine others' load shows up as our CPU time. Step 1000 is also run
+# with two threads, next to an offline run with two, as a cross-check.
 amplification() {
-    local m=$1 mf p="amp_$1"
+    local m=$1 mf p="amp_$1" th=${AMP_THREADS:-1} off off2
     mf=$(model_file "$m")
-    sbrun "${p}_offline" --model "$mf" --audio "$tmp/long.wav" --mode offline --threads 2
-    local off
+    sbrun "${p}_offline" --model "$mf" --audio "$tmp/long.wav" --mode offline --threads "$th"
     off=$(val "$tmp/${p}_offline" "${p}_offline_cpu")
     for s in $steps; do
-        sbrun "${p}_step$s" --model "$mf" --audio "$tmp/long.wav" --mode fast --threads 2 \
+        sbrun "${p}_step$s" --model "$mf" --audio "$tmp/long.wav" --mode fast --threads "$th" \
             --step-ms "$s" --vad "$vad"
         fig "${p}_step${s}_amplification" "$(ratio "$(val "$tmp/${p}_step$s" "${p}_step${s}_cpu")" "$off")" x
     done
     # Without VAD every silence is decoded too; with language detection on
     # (no language given) whisper.cpp runs one more encoder pass per decode.
-    sbrun "${p}_step1000_novad" --model "$mf" --audio "$tmp/long.wav" --mode fast --threads 2 \
-        --step-ms 1000
+    sbrun "${p}_step1000_novad" --model "$mf" --audio "$tmp/long.wav" --mode fast \
+        --threads "$th" --step-ms 1000
     fig "${p}_step1000_novad_amplification" \
         "$(ratio "$(val "$tmp/${p}_step1000_novad" "${p}_step1000_novad_cpu")" "$off")" x
     sbrun "${p}_step1000_langauto" --model "$mf" --audio "$tmp/long.wav" --mode fast \
-        --threads 2 --step-ms 1000 --vad "$vad" --language auto
+        --threads "$th" --step-ms 1000 --vad "$vad" --language auto
     fig "${p}_step1000_langauto_amplification" \
         "$(ratio "$(val "$tmp/${p}_step1000_langauto" "${p}_step1000_langauto_cpu")" "$off")" x
+    sbrun "${p}_offline_2t" --model "$mf" --audio "$tmp/long.wav" --mode offline --threads 2
+    off2=$(val "$tmp/${p}_offline_2t" "${p}_offline_2t_cpu")
+    sbrun "${p}_step1000_2t" --model "$mf" --audio "$tmp/long.wav" --mode fast --threads 2 \
+        --step-ms 1000 --vad "$vad"
+    fig "${p}_step1000_2t_amplification" \
+        "$(ratio "$(val "$tmp/${p}_step1000_2t" "${p}_step1000_2t_cpu")" "$off2")" x
 }
 
 latency() {
@@ -180,17 +191,28 @@ rt() {
         --step-ms 1000 --seconds "$secs" --vad "$vad"
 }
 rt_ok() { [ "$(val "$tmp/rt_$1_$2_k$3_$4s" "rt_$1_$2_k$3_$4s_lag_ok")" = 1.000 ]; }
+# A run that failed while other processes took a quarter core or more is
+# run once more: the failure may be theirs.
+rt_retry() {
+    rt "$@"
+    rt_ok "$@" && return 0
+    local o
+    o=$(val "$tmp/rt_$1_$2_k$3_$4s" "rt_$1_$2_k$3_$4s_others_load")
+    awk -v o="$o" 'BEGIN{exit !(o >= 0.25)}' || return 0
+    echo "# retry: others used $o cores"
+    rt "$@"
+}
 
 # Upwards through $ks, then bisect between the last pass and the first fail.
 search() {
     local m=$1 layout=$2 best=0 fail="" k
     for k in $ks; do
-        rt "$m" "$layout" "$k" "$search_seconds"
+        rt_retry "$m" "$layout" "$k" "$search_seconds"
         if rt_ok "$m" "$layout" "$k" "$search_seconds"; then best=$k; else fail=$k; break; fi
     done
     while [ -n "$fail" ] && [ $((fail - best)) -gt 1 ]; do
         k=$(((best + fail) / 2))
-        rt "$m" "$layout" "$k" "$search_seconds"
+        rt_retry "$m" "$layout" "$k" "$search_seconds"
         if rt_ok "$m" "$layout" "$k" "$search_seconds"; then best=$k; else fail=$k; fi
     done
     fig "conc_${m}_${layout}_search_max" "$best" streams
@@ -208,7 +230,7 @@ concurrency() {
     # Confirm over the long run; step down while it fails.
     k=$best
     while [ "$k" -gt 0 ]; do
-        rt "$m" "$bl" "$k" "$confirm_seconds"
+        rt_retry "$m" "$bl" "$k" "$confirm_seconds"
         rt_ok "$m" "$bl" "$k" "$confirm_seconds" && break
         k=$((k - 1))
     done

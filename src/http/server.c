@@ -102,9 +102,16 @@ static void request_id(struct MHD_Connection *conn, char *out, size_t size)
         memcpy(out, given, n + 1);
         return;
     }
-    unsigned char raw[8];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(out, size, raw, sizeof raw);
+    /* A random per-process prefix and a counter: unique, and no syscall
+     * per request (libsodium's randombytes reads getrandom() each time). */
+    static atomic_uint prefix, counter;
+    unsigned p = atomic_load(&prefix);
+    while (!p) {
+        unsigned fresh = randombytes_random() | 1u;
+        atomic_compare_exchange_strong(&prefix, &p, fresh);
+        p = atomic_load(&prefix);
+    }
+    snprintf(out, size, "%08x%08x", p, atomic_fetch_add(&counter, 1));
 }
 
 static void count_request(struct http_server *s, struct req_state *st)
