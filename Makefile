@@ -165,6 +165,7 @@ check: test tsan lint
 
 bench: deps all
 	@bench/http.sh $(HARK)
+	@bench/asr.sh
 
 clean:
 	rm -rf $(BUILD)/release $(BUILD)/san-* $(BUILD)/fuzz
