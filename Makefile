@@ -163,9 +163,13 @@ lint:
 check: test tsan lint
 	@FUZZ_SECONDS=10 $(MAKE) --no-print-directory fuzz
 
-bench: deps all
+STREAM_BENCH := $(O)/stream_bench
+$(STREAM_BENCH): $(O)/obj/bench/stream_bench.o $(LIB) $(WHISPER_LIB)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(filter-out $(WHISPER_LIB),$^) $(LDLIBS)
+
+bench: deps all $(STREAM_BENCH)
 	@bench/http.sh $(HARK)
-	@bench/asr.sh
+	@bench/asr.sh $(HARK) $(STREAM_BENCH)
 
 clean:
 	rm -rf $(BUILD)/release $(BUILD)/san-* $(BUILD)/fuzz
