@@ -156,6 +156,7 @@ amplification() {
             --step-ms "$s" --vad "$vad"
         fig "${p}_step${s}_amplification" "$(ratio "$(val "$tmp/${p}_step$s" "${p}_step${s}_cpu")" "$off")" x
     done
+    case " ${AMP_EXTRAS:-tiny.en} " in *" $m "*) ;; *) return 0 ;; esac
     # Without VAD every silence is decoded too; with language detection on
     # (no language given) whisper.cpp runs one more encoder pass per decode.
     sbrun "${p}_step1000_novad" --model "$mf" --audio "$tmp/long.wav" --mode fast \

@@ -278,33 +278,44 @@ static void forget_partials(struct bstream *b, int64_t before_end_ms)
     b->n_partials = keep;
 }
 
+/* Takes every event available within timeout_ms. 0, or HARK_ECLOSED once
+ * END has been taken. */
 static int drain(struct bstream *b, int timeout_ms, int realtime, struct totals *t)
 {
     struct stream_event ev;
     int rc;
     while ((rc = stream_next(b->st, &ev, timeout_ms)) == 0) {
-        if (ev.kind == STREAM_EVENT_PARTIAL)
+        if (ev.kind == STREAM_EVENT_PARTIAL) {
             rc = note_partial(b, &ev);
-        else if (ev.kind == STREAM_EVENT_SEGMENT && !b->ended) {
+        } else if (ev.kind == STREAM_EVENT_SEGMENT && !b->ended) {
             rc = note_segment(b, &ev, realtime, t);
             forget_partials(b, ev.end_ms);
+        } else if (ev.kind == STREAM_EVENT_SEGMENT) {
+            b->segments++; /* the final flush: counted, not timed */
+            b->words += ev.n_words;
         }
         stream_event_release(&ev);
         if (rc)
             return rc;
         timeout_ms = 0;
     }
-    return rc == HARK_ETIMEDOUT || rc == HARK_ECLOSED ? 0 : rc;
+    return rc == HARK_ETIMEDOUT ? 0 : rc;
 }
 
 static int open_stream(const struct args *a, struct streamer *s, int i, struct bstream *b)
 {
+    /* Fast mode feeds a whole step while a pause's flush decode may still
+     * run, so the lag seen after it is a step: backpressure must not mistake
+     * that for falling behind (it would raise the step past what is fed and
+     * wait forever). Real time keeps Hark's default. */
     char id[32];
     snprintf(id, sizeof id, "b%d", i);
     struct stream_config c = stream_config_default();
     c.id = id;
     c.asr = decode_options(a);
     c.step_ms = a->step_ms;
+    if (a->mode == MODE_FAST)
+        c.max_lag_ms = 3600 * 1000;
     return stream_open(s, &c, &b->st);
 }
 
@@ -360,14 +371,10 @@ static int run_fast(const struct args *a, struct asr_engine *e, struct streamer 
     }
     b.ended = 1; /* the final flush is not a live confirmation */
     stream_end(b.st);
-    for (int done = 0; !rc && !done;) {
-        struct stream_event ev;
-        int r = stream_next(b.st, &ev, 1000);
-        if (r == 0)
-            stream_event_release(&ev);
-        done = r == HARK_ECLOSED;
-        rc = r == HARK_ETIMEDOUT || r == HARK_ECLOSED ? 0 : r;
-    }
+    while (!rc)
+        rc = drain(&b, 1000, 0, &t);
+    if (rc == HARK_ECLOSED)
+        rc = 0;
     span_end(&sp);
     t.segments = b.segments;
     t.words = b.words;
