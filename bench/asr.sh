@@ -21,6 +21,8 @@
 # with `..._others_load` (cores used by other processes meanwhile, from
 # /proc/stat): on a shared machine a figure taken under load is not one.
 # --quick: tiny.en only, a 2-minute recording, short real-time runs (smoke).
+# Environment: BENCH_MODELS, BENCH_PARTS (peer amp lat conc), BENCH_STEPS,
+# BENCH_KS, BENCH_LAYOUTS, AMP_THREADS, AMP_EXTRAS narrow or change a run.
 set -euo pipefail
 
 quick=0
@@ -255,12 +257,14 @@ concurrency() {
 make_inputs
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# mode: $([ "$quick" = 1 ] && echo quick || echo full), models: $models, long recording $((long_reps * 13)) s"
+parts=" ${BENCH_PARTS:-peer amp lat conc} "
 for m in $models; do
+    case $parts in *" peer "*) ;; *) break ;; esac
     peer "$m" jfk "$jfk" "$peer_reps" 1
     peer "$m" long "$tmp/long.wav" "$peer_long_reps" 1
     peer "$m" jfk_beam5 "$jfk" "$peer_reps" 5
 done
-for m in $models; do amplification "$m"; done
-for m in $models; do latency "$m"; done
-for m in $models; do concurrency "$m"; done
+case $parts in *" amp "*) for m in $models; do amplification "$m"; done ;; esac
+case $parts in *" lat "*) for m in $models; do latency "$m"; done ;; esac
+case $parts in *" conc "*) for m in $models; do concurrency "$m"; done ;; esac
 echo "# done: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
