@@ -14,7 +14,9 @@
  * come from getrusage() around the measured part only (no model load).
  *
  * Latency (realtime): the wall time a SEGMENT was emitted minus the wall
- * time the chunk holding the end of its last word was fed. First partial:
+ * time the chunk holding the end of its last word was fed (segment_latency)
+ * or, for every word of it, of that word (word_latency: what a word waits
+ * until it is final in a segment). First partial:
  * the first PARTIAL whose span reaches the end of the segment's first word,
  * minus the time that chunk was fed. Segments emitted after the feeding
  * stops are not counted (they come from closing, not from live audio). */
@@ -220,7 +222,7 @@ struct bstream {
 };
 
 struct totals {
-    struct series seg_lat, first_partial, algo_lat, lag;
+    struct series seg_lat, word_lat, first_partial, algo_lat, lag;
     size_t segments, words, partials;
 };
 
@@ -257,6 +259,11 @@ static int note_segment(struct bstream *b, const struct stream_event *ev, int re
     int64_t fed = fed_time(b, ev->end_ms);
     if (fed >= 0 && (rc = series_add(&t->seg_lat, ev->emitted_mono_ms - fed)))
         return rc;
+    for (size_t i = 0; i < ev->n_words; i++) {
+        int64_t w_fed = fed_time(b, ev->words[i].end_ms);
+        if (w_fed >= 0 && (rc = series_add(&t->word_lat, ev->emitted_mono_ms - w_fed)))
+            return rc;
+    }
     if (!ev->n_words)
         return 0;
     int64_t first_end = ev->words[0].end_ms;
@@ -499,6 +506,8 @@ static int run_realtime(const struct args *a, struct asr_engine *e, struct strea
         out_ms(a, "segment_latency_p50", series_pct(&t.seg_lat, 50));
         out_ms(a, "segment_latency_p95", series_pct(&t.seg_lat, 95));
         out_ms(a, "segment_latency_max", series_pct(&t.seg_lat, 100));
+        out_ms(a, "word_latency_p50", series_pct(&t.word_lat, 50));
+        out_ms(a, "word_latency_p95", series_pct(&t.word_lat, 95));
         out_ms(a, "first_partial_p50", series_pct(&t.first_partial, 50));
         out_ms(a, "first_partial_p95", series_pct(&t.first_partial, 95));
         out_ms(a, "lag_p95", series_pct(&t.lag, 95));
@@ -514,6 +523,7 @@ static int run_realtime(const struct args *a, struct asr_engine *e, struct strea
     }
     series_free(&t.seg_lat);
     series_free(&t.first_partial);
+    series_free(&t.word_lat);
     series_free(&t.algo_lat);
     series_free(&t.lag);
     return rc;

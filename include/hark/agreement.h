@@ -36,6 +36,13 @@
  *      and the last too when silence follows it;
  *    - nothing is confirmed when window_end_ms did not advance since the
  *      previous push: decoding the same audio again is not new evidence.
+ *    Latency bound (commit_lag_ms, 0 = off): after the agreed prefix, the
+ *    current hypothesis's words that end commit_lag_ms or more before
+ *    window_end_ms are confirmed too, agreed or not. A model that never
+ *    repeats itself (noise, an unknown language, random weights) would
+ *    otherwise keep its words unconfirmed, and the window and the cost of
+ *    every decode growing, until a pause or the hard cap; with the bound a
+ *    word is final at most commit_lag_ms + one step after it was spoken.
  *    What the current hypothesis holds after the confirmed words becomes the
  *    unconfirmed tail compared against the next push.
  *
@@ -55,8 +62,10 @@
  *    - adding the next word would make it last longer than max_segment_ms
  *      (AGREE_CUT_LENGTH; a segment of two or more words never does);
  *    - it holds max_words_per_segment words (AGREE_CUT_WORDS).
- *    Emitting a segment moves the trim point to its end: the engine drops the
- *    window's audio before it, which keeps windows short.
+ *    Committing a word moves the trim point to its end: the engine drops the
+ *    window's audio before it, so a window holds only unconfirmed speech
+ *    and every decode costs the least it can. Rule 1 catches the tail of a
+ *    committed word heard again at the head of the cut window.
  *
  * 4. Hard cap. When, after a push, the window from the trim point to
  *    window_end_ms is longer than max_window_ms, the module commits without
@@ -72,10 +81,10 @@
  *    the last hypothesis is committed and the open segment is emitted
  *    (AGREE_CUT_FLUSH). Pushing may continue afterwards.
  *
- * 6. Prompt: the last prompt_bytes bytes of the text of emitted segments, cut
- *    at a word boundary. Only emitted text: committed words still inside the
- *    window are decoded again, and whisper tends to skip what the prompt
- *    already says.
+ * 6. Prompt: the last prompt_bytes bytes of the committed text (emitted or
+ *    still in the open segment), cut at a word boundary: it is what the
+ *    decoder needs to continue the sentence its window now starts in the
+ *    middle of.
  *
  * Engine loop: agree_push(); agree_segment_pop() until it returns
  * HARK_ENOENT; agree_partial() for the live view; cut the window to
@@ -154,6 +163,7 @@ struct agree_config {
     size_t max_words_per_segment;  /* default 64; 1 .. AGREE_MAX_WORDS */
     size_t prompt_bytes;           /* default 200; 0 disables the prompt */
     int64_t tolerance_ms;          /* default 200; 0 .. 10000 */
+    int64_t commit_lag_ms;         /* default 1500; 0 (off) .. max_window_ms - 1 */
 };
 /* Defaults: max_segment_ms is below max_window_ms because a window holds the
  * open segment plus an unconfirmed tail; were they equal, the hard cap would

@@ -395,9 +395,6 @@ static void close_open(struct agree *a, enum agree_cut cut)
     memcpy(a->done + a->done_n, a->open, a->open_n * sizeof *a->open);
     a->done_n += a->open_n;
     a->segs[a->segs_n++] = (struct seg_rec){a->open_n, cut};
-    for (size_t i = 0; i < a->open_n; i++)
-        prompt_add(a, a->open[i].text);
-    a->trim_ms = max64(a->trim_ms, a->open[a->open_n - 1].end_ms);
     a->open_n = 0;
 }
 
@@ -426,6 +423,8 @@ static void commit_word(struct agree *a, const struct hword *h)
             close_open(a, AGREE_CUT_LENGTH);
     }
     a->open[a->open_n++] = w;
+    prompt_add(a, w.text);
+    a->trim_ms = max64(a->trim_ms, w.end_ms);
     history_add(a, h->key);
     a->committed_any = true;
     a->committed_end_ms = w.end_ms;
@@ -517,6 +516,21 @@ static size_t agreed_prefix(const struct agree *a, const struct hword *cur,
     return k;
 }
 
+/* Step 2's latency bound: words that ended commit_lag_ms or more before the
+ * window end are confirmed from the current hypothesis even without
+ * agreement. A model that never repeats itself (noise, a language it does
+ * not know) would otherwise grow the window, and the cost of every decode,
+ * until a pause or the hard cap. */
+static size_t lagging_prefix(const struct agree *a, const struct hword *cur,
+                             size_t k, size_t m, int64_t we)
+{
+    if (a->cfg.commit_lag_ms == 0 || (a->pushed_any && we <= a->last_window_end_ms))
+        return k;
+    while (k < m && cur[k].w.end_ms <= we - a->cfg.commit_lag_ms)
+        k++;
+    return k;
+}
+
 /* Makes cur[k..m) the unconfirmed tail the next push is compared with; the
  * old tail's storage becomes the next scratch. */
 static void keep_tail(struct agree *a, size_t k, size_t m)
@@ -601,6 +615,7 @@ int agree_push(struct agree *a, const struct agree_word *words, size_t n,
 
     size_t k = agreed_prefix(a, cur, m, we);
     carry_first_steps(a, cur, m, k);
+    k = lagging_prefix(a, cur, k, m, we);
 
     a->trim_ms = max64(a->trim_ms, ws);
     for (size_t j = 0; j < k; j++)
@@ -707,8 +722,8 @@ int agree_partial(const struct agree *a, struct hbuf *out, int64_t *start_ms,
         int rc = text_add(out, base, &prev_cp, w->text);
         if (rc)
             return rc;
-        if (i == 0)
-            start = max64(w->start_ms, a->trim_ms);
+        if (i == 0) /* committed words may lie before the trim point */
+            start = i < a->open_n ? w->start_ms : max64(w->start_ms, a->trim_ms);
         end = max64(end, w->end_ms);
     }
     text_trim_end(out, base);
@@ -740,6 +755,7 @@ struct agree_config agree_config_default(void)
         .max_words_per_segment = 64,
         .prompt_bytes = 200,
         .tolerance_ms = 200,
+        .commit_lag_ms = 1500,
     };
 }
 
@@ -752,7 +768,8 @@ static bool config_ok(const struct agree_config *c)
            c->max_words_per_segment >= 1 &&
            c->max_words_per_segment <= AGREE_MAX_WORDS &&
            c->prompt_bytes <= AGREE_MAX_PROMPT_BYTES && c->tolerance_ms >= 0 &&
-           c->tolerance_ms <= 10000;
+           c->tolerance_ms <= 10000 && c->commit_lag_ms >= 0 &&
+           c->commit_lag_ms < c->max_window_ms;
 }
 
 int agree_new(const struct agree_config *c, struct agree **out)

@@ -31,6 +31,7 @@ struct stream {
     uint64_t win_start;         /* absolute sample of win[0] */
     uint64_t fed;               /* samples received */
     uint64_t decoded;           /* window end of the last decode */
+    uint64_t due;               /* absolute sample the next decode waits for */
     uint64_t speech_end;        /* absolute end of the last speech frame */
     uint64_t vad_pos;           /* samples the VAD has seen */
     int64_t step_ms;            /* current step, raised under backpressure */
@@ -195,10 +196,12 @@ static int has_speech(const struct stream *st)
     return !st->vad || st->speech_end > st->win_start;
 }
 
-/* A pause after speech: commit now rather than wait for agreement. */
+/* A pause after speech: commit now rather than wait for agreement. Speech
+ * not decoded yet counts, so an utterance shorter than a step is decoded
+ * once, at its end. */
 static int at_pause(const struct stream *st)
 {
-    return st->vad && st->pending &&
+    return st->vad && (st->pending || st->speech_end > st->decoded) &&
            st->vad_pos >= st->speech_end + SAMPLES(st->owner->cfg.vad_silence_ms);
 }
 
@@ -208,13 +211,16 @@ static int wants_decode(struct stream *st)
         return 0;
     if (st->ended)
         return 1; /* the final decode and flush */
-    if (st->fed - st->decoded < SAMPLES(st->step_ms) && !at_pause(st))
+    if (st->fed < st->due && !at_pause(st))
         return 0;
     if (!has_speech(st)) {
-        /* Silence costs nothing: drop it, keeping a little for the onset. */
+        /* Silence costs nothing: drop it, keeping a little for the onset.
+         * The first decode of the next utterance comes half a step after
+         * its onset: a first partial a full step late is what users see. */
         uint64_t keep = SAMPLES(st->owner->cfg.vad_pad_ms);
         trim_to(st, st->fed > keep ? st->fed - keep : 0);
         st->decoded = st->fed;
+        st->due = st->fed + SAMPLES(st->step_ms / 2);
         return 0;
     }
     return 1;
@@ -338,6 +344,7 @@ static void finish_decode(struct streamer *s, struct stream *st, const struct jo
     if (rc)
         log_warn("stream", "msg=\"decode dropped\" stream=%s err=%s", st->id, hark_errname(rc));
     adapt_step(st);
+    st->due = j->end + SAMPLES(st->step_ms);
     if (st->ended && st->decoded >= st->fed && !st->finished) {
         struct event_node *n = new_event(STREAM_EVENT_END);
         st->finished = 1;
@@ -463,6 +470,7 @@ static int stream_init(struct streamer *s, struct stream *st, const struct strea
     st->owner = s;
     st->cfg = *c;
     st->step_ms = c->step_ms;
+    st->due = SAMPLES(c->step_ms > 0 ? c->step_ms : 0);
     pthread_cond_init(&st->ready, NULL);
     hbuf_init(&st->last_partial, 1 << 16);
     if (c->step_ms < 100 || c->max_lag_ms < 0)

@@ -47,6 +47,9 @@ int vad_new(const struct vad_config *c, struct vad **out)
         hark_free(v);
         return HARK_EPARSE;
     }
+    /* whisper.cpp leaves the LSTM state uninitialised until a reset: the
+     * first frames would score differently from run to run. */
+    whisper_vad_reset_state(v->ctx);
     *out = v;
     return 0;
 }

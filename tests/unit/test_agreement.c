@@ -101,10 +101,19 @@ static const char *got_steps(const struct got *g)
     return out;
 }
 
+/* Pure LocalAgreement-2: most tests pin the agreement rules, so the latency
+ * bound (commit_lag_ms) is off unless a test turns it on. */
+static struct agree_config la2_config(void)
+{
+    struct agree_config c = agree_config_default();
+    c.commit_lag_ms = 0;
+    return c;
+}
+
 static struct agree *make(const struct agree_config *c)
 {
     struct agree *a = NULL;
-    struct agree_config d = agree_config_default();
+    struct agree_config d = la2_config();
     assert_int_equal(agree_new(c ? c : &d, &a), 0);
     return a;
 }
@@ -151,8 +160,9 @@ static void default_config_is_accepted_and_bad_ones_are_refused(void **state)
     agree_free(a);
     agree_free(NULL);
 
-    struct agree_config bad[8];
-    for (size_t i = 0; i < 8; i++)
+    assert_int_equal(d.commit_lag_ms, 1500);
+    struct agree_config bad[10];
+    for (size_t i = 0; i < 10; i++)
         bad[i] = d;
     bad[0].pause_ms = 0;
     bad[1].max_segment_ms = d.max_window_ms;
@@ -162,7 +172,9 @@ static void default_config_is_accepted_and_bad_ones_are_refused(void **state)
     bad[5].prompt_bytes = AGREE_MAX_PROMPT_BYTES + 1;
     bad[6].tolerance_ms = -1;
     bad[7].pause_ms = d.max_window_ms;
-    for (size_t i = 0; i < 8; i++) {
+    bad[8].commit_lag_ms = -1;
+    bad[9].commit_lag_ms = d.max_window_ms;
+    for (size_t i = 0; i < 10; i++) {
         a = NULL;
         assert_int_equal(agree_new(&bad[i], &a), HARK_ECONFIG);
         assert_null(a);
@@ -497,7 +509,7 @@ static void empty_hypotheses_are_harmless(void **state)
 
 /* ---- segmentation ------------------------------------------------------- */
 
-static void sentence_end_emits_a_segment_and_moves_the_trim_point(void **state)
+static void sentence_end_emits_a_segment_and_commits_move_the_trim_point(void **state)
 {
     (void)state;
     struct got g = {.n = 0};
@@ -512,7 +524,8 @@ static void sentence_end_emits_a_segment_and_moves_the_trim_point(void **state)
     assert_int_equal(g.seg[0].start_ms, 0);
     assert_int_equal(g.seg[0].end_ms, 950);
     assert_int_equal(g.seg[0].n_words, 2);
-    assert_int_equal(agree_trim_point(a), 950);
+    /* "How" is committed too (not emitted yet): its audio is cut as well. */
+    assert_int_equal(agree_trim_point(a), 1450);
     int64_t s, e;
     assert_string_equal(partial(a, &s, &e), "How are");
     assert_int_equal(s, 1000);
@@ -556,7 +569,7 @@ static void pause_between_words_splits_segments(void **state)
     push(a, &h, 0, 3200, &g);
     assert_string_equal(got_text(&g), "a b c");
     assert_int_equal(g.seg[0].cut, AGREE_CUT_PAUSE);
-    assert_int_equal(agree_trim_point(a), 1800);
+    assert_int_equal(agree_trim_point(a), 2600); /* d is committed */
     flush(a, &g);
     assert_string_equal(got_text(&g), "a b c | d e");
     assert_int_equal(g.seg[1].cut, AGREE_CUT_FLUSH);
@@ -587,7 +600,7 @@ static void long_segments_split_by_duration_and_word_count(void **state)
 {
     (void)state;
     struct got g = {.n = 0};
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     c.max_segment_ms = 2000;
     struct agree *a = make(&c);
     struct hyp h = hyp_of("a b c d e f g h i j", 0);
@@ -602,7 +615,7 @@ static void long_segments_split_by_duration_and_word_count(void **state)
     got_release(&g);
     agree_free(a);
 
-    c = agree_config_default();
+    c = la2_config();
     c.max_words_per_segment = 3;
     a = make(&c);
     push(a, &h, 0, 5000, &g);
@@ -652,13 +665,58 @@ static void segments_never_overlap_even_when_input_times_do(void **state)
     agree_free(a);
 }
 
+static void words_older_than_the_commit_lag_are_confirmed_without_agreement(void **state)
+{
+    (void)state;
+    struct got g = {.n = 0};
+    struct agree_config c = la2_config();
+    c.commit_lag_ms = 1500;
+    struct agree *a = make(&c);
+    /* Each decode hears different words (a model that never repeats
+     * itself): agreement alone would confirm nothing until the hard cap. */
+    struct hyp h1 = hyp_of("a1 a2 a3", 0); /* ends 450 950 1450 */
+    push(a, &h1, 0, 1900, &g);
+    assert_int_equal(agree_partial_confirmed(a), 0);
+    assert_int_equal(agree_trim_point(a), 0);
+    struct hyp h2 = hyp_of("b1 b2 b3 b4 b5", 0);
+    push(a, &h2, 0, 2500, &g);
+    /* b1 (450) and b2 (950) ended 1500 ms or more before 2500. */
+    assert_int_equal(agree_partial_confirmed(a), 2);
+    assert_int_equal(agree_trim_point(a), 950);
+    assert_string_equal(partial(a, NULL, NULL), "b1 b2 b3 b4 b5");
+    assert_string_equal(agree_prompt(a), "b1 b2");
+    /* The same window end again is no new evidence, lag or not. */
+    struct hyp h3 = hyp_of("c3 c4", 1000);
+    push(a, &h3, 950, 2500, &g);
+    assert_int_equal(agree_partial_confirmed(a), 2);
+    flush(a, &g);
+    assert_string_equal(got_text(&g), "b1 b2 c3 c4");
+    got_release(&g);
+    agree_free(a);
+}
+
+static void agreement_still_confirms_before_the_commit_lag(void **state)
+{
+    (void)state;
+    struct got g = {.n = 0};
+    struct agree_config c = agree_config_default();
+    struct agree *a = make(&c);
+    struct hyp h = hyp_of("x y z", 0); /* ends 450 950 1450 */
+    push(a, &h, 0, 1600, &g);
+    push(a, &h, 0, 1700, &g);
+    /* x and y agree (z is at the window edge): confirmed 250 ms after y. */
+    assert_int_equal(agree_partial_confirmed(a), 2);
+    got_release(&g);
+    agree_free(a);
+}
+
 /* ---- hard cap, flush, prompt, partial ----------------------------------- */
 
 static void long_window_without_agreement_is_force_committed(void **state)
 {
     (void)state;
     struct got g = {.n = 0};
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     c.max_window_ms = 5000;
     c.max_segment_ms = 4000;
     struct agree *a = make(&c);
@@ -690,7 +748,7 @@ static void long_window_without_words_is_trimmed(void **state)
 {
     (void)state;
     struct got g = {.n = 0};
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     c.max_window_ms = 5000;
     c.max_segment_ms = 4000;
     struct agree *a = make(&c);
@@ -738,11 +796,11 @@ static void flush_emits_the_unconfirmed_tail(void **state)
     agree_free(a);
 }
 
-static void prompt_is_the_tail_of_emitted_text(void **state)
+static void prompt_is_the_tail_of_committed_text(void **state)
 {
     (void)state;
     struct got g = {.n = 0};
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     c.prompt_bytes = 20;
     struct agree *a = make(&c);
     struct hyp h = hyp_of("One two three. Four five six seven. eight nine", 0);
@@ -751,9 +809,9 @@ static void prompt_is_the_tail_of_emitted_text(void **state)
     push(a, &h, 0, 4600, &g);
     assert_string_equal(got_text(&g),
                         "One two three. | Four five six seven.");
-    /* 35 bytes emitted, 20 kept, cut where a word starts; "eight" is
-     * confirmed but not emitted, so not in the prompt. */
-    assert_string_equal(agree_prompt(a), "Four five six seven.");
+    /* 41 bytes committed ("eight" too: its audio left the window), 20
+     * kept, cut where a word starts. */
+    assert_string_equal(agree_prompt(a), "six seven. eight");
     assert_string_equal(partial(a, NULL, NULL), "eight nine");
     flush(a, &g);
     assert_string_equal(agree_prompt(a), "seven. eight nine");
@@ -1005,7 +1063,7 @@ static void run_random_stream(uint64_t seed, const struct agree_config *c)
 static void random_streams_reassemble_the_spoken_words(void **state)
 {
     (void)state;
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     for (uint64_t seed = 1; seed <= 40; seed++)
         run_random_stream(seed * 0x9E3779B97F4A7C15ull, &c);
 }
@@ -1013,7 +1071,7 @@ static void random_streams_reassemble_the_spoken_words(void **state)
 static void random_streams_survive_a_tight_hard_cap(void **state)
 {
     (void)state;
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     c.max_window_ms = 4000;
     c.max_segment_ms = 3000;
     c.max_words_per_segment = 7;
@@ -1030,7 +1088,7 @@ static long scenario(long fail_at, char *out, size_t size)
 {
     long failures = 0;
     struct agree *a = NULL;
-    struct agree_config c = agree_config_default();
+    struct agree_config c = la2_config();
     c.max_words_per_segment = 4;
     hark_mem_fail_after(fail_at);
     int rc = agree_new(&c, &a);
@@ -1121,7 +1179,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(a_word_repeated_after_a_pause_is_kept),
     cmocka_unit_test(redecoded_committed_words_are_dropped_by_time),
     cmocka_unit_test(empty_hypotheses_are_harmless),
-    cmocka_unit_test(sentence_end_emits_a_segment_and_moves_the_trim_point),
+    cmocka_unit_test(sentence_end_emits_a_segment_and_commits_move_the_trim_point),
     cmocka_unit_test(other_scripts_end_sentences_and_join_without_spaces),
     cmocka_unit_test(pause_between_words_splits_segments),
     cmocka_unit_test(silence_after_the_last_word_completes_its_segment),
@@ -1130,7 +1188,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(long_window_without_agreement_is_force_committed),
     cmocka_unit_test(long_window_without_words_is_trimmed),
     cmocka_unit_test(flush_emits_the_unconfirmed_tail),
-    cmocka_unit_test(prompt_is_the_tail_of_emitted_text),
+    cmocka_unit_test(prompt_is_the_tail_of_committed_text),
+    cmocka_unit_test(words_older_than_the_commit_lag_are_confirmed_without_agreement),
+    cmocka_unit_test(agreement_still_confirms_before_the_commit_lag),
     cmocka_unit_test(partial_appends_to_the_caller_buffer),
     cmocka_unit_test(random_streams_reassemble_the_spoken_words),
     cmocka_unit_test(random_streams_survive_a_tight_hard_cap),
