@@ -15,8 +15,9 @@
  *
  * Latency (realtime): the wall time a SEGMENT was emitted minus the wall
  * time the chunk holding the end of its last word was fed (segment_latency)
- * or, for every word of it, of that word (word_latency: what a word waits
- * until it is final in a segment). First partial:
+ * or, for every word, the first SEGMENT event holding it (update or final)
+ * minus the time its end was fed (word_latency: what a word waits until it
+ * is final). First partial:
  * the first PARTIAL whose span reaches the end of the segment's first word,
  * minus the time that chunk was fed. Segments emitted after the feeding
  * stops are not counted (they come from closing, not from live audio). */
@@ -217,6 +218,7 @@ struct bstream {
     struct partial_rec *partials;
     size_t n_partials, cap_partials;
     int64_t max_lag_ms;
+    int64_t timed_end_ms;       /* end of the last word timed for word_latency */
     size_t segments, words, partial_events;
     int ended;
 };
@@ -248,6 +250,24 @@ static int64_t fed_time(const struct bstream *b, int64_t ms)
     return k < b->n_chunks ? b->fed_at[k] : -1;
 }
 
+/* word_latency: each word counts once, at the first SEGMENT event (update
+ * or final) that holds it; confirmed word times only move forward. */
+static int note_update(struct bstream *b, const struct stream_event *ev, int realtime,
+                       struct totals *t)
+{
+    int rc = 0;
+    for (size_t i = 0; realtime && !rc && i < ev->n_words; i++) {
+        const struct agree_word *w = &ev->words[i];
+        if (w->end_ms <= b->timed_end_ms)
+            continue;
+        b->timed_end_ms = w->end_ms;
+        int64_t fed = fed_time(b, w->end_ms);
+        if (fed >= 0)
+            rc = series_add(&t->word_lat, ev->emitted_mono_ms - fed);
+    }
+    return rc;
+}
+
 static int note_segment(struct bstream *b, const struct stream_event *ev, int realtime,
                         struct totals *t)
 {
@@ -259,11 +279,8 @@ static int note_segment(struct bstream *b, const struct stream_event *ev, int re
     int64_t fed = fed_time(b, ev->end_ms);
     if (fed >= 0 && (rc = series_add(&t->seg_lat, ev->emitted_mono_ms - fed)))
         return rc;
-    for (size_t i = 0; i < ev->n_words; i++) {
-        int64_t w_fed = fed_time(b, ev->words[i].end_ms);
-        if (w_fed >= 0 && (rc = series_add(&t->word_lat, ev->emitted_mono_ms - w_fed)))
-            return rc;
-    }
+    if ((rc = note_update(b, ev, realtime, t)))
+        return rc;
     if (!ev->n_words)
         return 0;
     int64_t first_end = ev->words[0].end_ms;
@@ -294,6 +311,8 @@ static int drain(struct bstream *b, int timeout_ms, int realtime, struct totals 
     while ((rc = stream_next(b->st, &ev, timeout_ms)) == 0) {
         if (ev.kind == STREAM_EVENT_PARTIAL) {
             rc = note_partial(b, &ev);
+        } else if (ev.kind == STREAM_EVENT_SEGMENT && !ev.final) {
+            rc = note_update(b, &ev, realtime, t);
         } else if (ev.kind == STREAM_EVENT_SEGMENT && !b->ended) {
             rc = note_segment(b, &ev, realtime, t);
             forget_partials(b, ev.end_ms);

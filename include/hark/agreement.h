@@ -143,6 +143,7 @@ enum agree_cut {
     AGREE_CUT_WORDS,
     AGREE_CUT_FORCED,
     AGREE_CUT_FLUSH,
+    AGREE_CUT_OPEN,            /* not emitted: agree_open_segment() */
 };
 
 /* A completed segment; filled by agree_segment_pop(), released with
@@ -207,6 +208,14 @@ size_t agree_segments_ready(const struct agree *a);
 HARK_MUST_CHECK int agree_segment_pop(struct agree *a,
                                       struct agree_segment *out);
 void agree_segment_release(struct agree_segment *s);  /* zeroes *s */
+
+/* A copy of the open segment: its committed words, final but not complete
+ * (more may join it). Its start never changes, so a caller may show it
+ * early under the id the completed segment will have. Filled like
+ * agree_segment_pop() (cut AGREE_CUT_OPEN); HARK_ENOENT when it holds no
+ * word, HARK_ENOMEM. */
+HARK_MUST_CHECK int agree_open_segment(const struct agree *a,
+                                       struct agree_segment *out);
 
 /* The live view of everything not yet emitted: the open segment's confirmed
  * words followed by the unconfirmed tail of the last hypothesis. Appends its

@@ -1,9 +1,13 @@
 /* stream.h — live transcription: many streams over one engine.
  *
  * A stream receives 16 kHz mono audio as it arrives and produces events:
- * PARTIAL (the unconfirmed tail, replaced by the next one) and SEGMENT
- * (confirmed text with word times and a stable id
- * "{stream}:{speaker}:{start_ms}"), then one END after stream_end().
+ * PARTIAL (everything not yet complete, replaced by the next one) and
+ * SEGMENT (confirmed text with word times and a stable id
+ * "{stream}:{speaker}:{start_ms}"), then one END after stream_end(). A
+ * segment is sent as soon as it holds a confirmed word, with final = 0, and
+ * again under the same id each time confirmed words join it; the last time
+ * with final = 1. Confirmed words never change, so an update only appends:
+ * a consumer upserts by id.
  *
  * How: each stream keeps an audio window. Every step of new audio the window
  * is decoded again through asr_transcribe() (prompted with the stream's
@@ -62,6 +66,7 @@ struct stream_event {
     enum stream_event_kind kind;
     char id[192];              /* SEGMENT and PARTIAL: the segment id */
     int64_t start_ms, end_ms;  /* stream time */
+    int final;                 /* SEGMENT: 1 complete, 0 more words may join */
     char *text;                /* owned; NULL for END */
     struct agree_word *words;  /* owned; SEGMENT only */
     size_t n_words;

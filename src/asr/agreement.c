@@ -660,22 +660,18 @@ size_t agree_segments_ready(const struct agree *a)
     return a ? a->segs_n - a->segs_head : 0;
 }
 
-int agree_segment_pop(struct agree *a, struct agree_segment *out)
+/* Copies n >= 1 words and their joined text into *out. */
+static int segment_copy(const struct agree_word *w, size_t n, enum agree_cut cut,
+                        struct agree_segment *out)
 {
-    if (!a || !out)
-        return HARK_EINVAL;
-    if (a->segs_head == a->segs_n)
-        return HARK_ENOENT;
-    const struct seg_rec *r = &a->segs[a->segs_head];
-    const struct agree_word *w = a->done + a->done_head;
-    struct agree_word *copy = hark_malloc(r->n_words * sizeof *copy);
+    struct agree_word *copy = hark_malloc(n * sizeof *copy);
     if (!copy)
         return HARK_ENOMEM;
     struct hbuf b;
     hbuf_init(&b, 0);
     uint32_t prev_cp = 0;
     int rc = 0;
-    for (size_t i = 0; i < r->n_words && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++)
         rc = text_add(&b, 0, &prev_cp, w[i].text);
     text_trim_end(&b, 0);
     char *text = rc ? NULL : hbuf_take(&b);
@@ -684,18 +680,40 @@ int agree_segment_pop(struct agree *a, struct agree_segment *out)
         hark_free(copy);
         return rc ? rc : HARK_ENOMEM;
     }
-    memcpy(copy, w, r->n_words * sizeof *copy);
+    memcpy(copy, w, n * sizeof *copy);
     *out = (struct agree_segment){
         .start_ms = w[0].start_ms,
-        .end_ms = w[r->n_words - 1].end_ms,
+        .end_ms = w[n - 1].end_ms,
         .text = text,
         .words = copy,
-        .n_words = r->n_words,
-        .cut = r->cut,
+        .n_words = n,
+        .cut = cut,
     };
+    return 0;
+}
+
+int agree_segment_pop(struct agree *a, struct agree_segment *out)
+{
+    if (!a || !out)
+        return HARK_EINVAL;
+    if (a->segs_head == a->segs_n)
+        return HARK_ENOENT;
+    const struct seg_rec *r = &a->segs[a->segs_head];
+    int rc = segment_copy(a->done + a->done_head, r->n_words, r->cut, out);
+    if (rc)
+        return rc;
     a->done_head += r->n_words;
     a->segs_head++;
     return 0;
+}
+
+int agree_open_segment(const struct agree *a, struct agree_segment *out)
+{
+    if (!a || !out)
+        return HARK_EINVAL;
+    if (a->open_n == 0)
+        return HARK_ENOENT;
+    return segment_copy(a->open, a->open_n, AGREE_CUT_OPEN, out);
 }
 
 void agree_segment_release(struct agree_segment *s)

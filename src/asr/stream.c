@@ -13,6 +13,7 @@
 
 #define MS(samples) ((int64_t)(samples) * 1000 / ASR_RATE)
 #define SAMPLES(ms) ((uint64_t)(ms) * ASR_RATE / 1000)
+#define ONSET_QUICK_DECODES 3
 #define MAX_EVENTS 256 /* queued per stream; a reader this far behind loses partials */
 
 struct event_node {
@@ -32,10 +33,13 @@ struct stream {
     uint64_t fed;               /* samples received */
     uint64_t decoded;           /* window end of the last decode */
     uint64_t due;               /* absolute sample the next decode waits for */
+    int quick;                  /* decodes left at half a step (utterance onset) */
     uint64_t speech_end;        /* absolute end of the last speech frame */
     uint64_t vad_pos;           /* samples the VAD has seen */
     int64_t step_ms;            /* current step, raised under backpressure */
     int pending;                /* words heard but not yet emitted */
+    int64_t open_start;         /* start of the open segment last sent, or -1 */
+    size_t open_sent;           /* its words sent so far */
     int queued, decoding, ended, finished, closed;
     char language[ASR_LANG_MAX];
     struct hbuf last_partial;
@@ -116,11 +120,12 @@ static void segment_id(const struct stream *st, int64_t start_ms, char *out, siz
     snprintf(out, size, "%s:%s:%lld", st->id, st->speaker, (long long)start_ms);
 }
 
-static int emit_segment(struct stream *st, struct agree_segment *seg)
+static int emit_segment(struct stream *st, struct agree_segment *seg, int final)
 {
     struct event_node *n = new_event(STREAM_EVENT_SEGMENT);
     if (!n)
         return HARK_ENOMEM;
+    n->ev.final = final;
     segment_id(st, seg->start_ms, n->ev.id, sizeof n->ev.id);
     n->ev.start_ms = seg->start_ms;
     n->ev.end_ms = seg->end_ms;
@@ -138,12 +143,29 @@ static int drain_segments(struct stream *st)
     struct agree_segment seg;
     int rc;
     while ((rc = agree_segment_pop(st->agree, &seg)) == 0) {
-        rc = emit_segment(st, &seg);
+        rc = emit_segment(st, &seg, 1);
         agree_segment_release(&seg);
         if (rc)
             return rc;
     }
     return rc == HARK_ENOENT ? 0 : rc;
+}
+
+/* The open segment again when confirmed words joined it: a word is final
+ * (and shown as such) when it is confirmed, not when its segment ends. */
+static int emit_open(struct stream *st)
+{
+    struct agree_segment seg;
+    int rc = agree_open_segment(st->agree, &seg);
+    if (rc)
+        return rc == HARK_ENOENT ? 0 : rc;
+    if (seg.start_ms != st->open_start || seg.n_words > st->open_sent) {
+        st->open_start = seg.start_ms;
+        st->open_sent = seg.n_words;
+        rc = emit_segment(st, &seg, 0);
+    }
+    agree_segment_release(&seg);
+    return rc;
 }
 
 /* A PARTIAL only when the unconfirmed text changed. */
@@ -215,12 +237,13 @@ static int wants_decode(struct stream *st)
         return 0;
     if (!has_speech(st)) {
         /* Silence costs nothing: drop it, keeping a little for the onset.
-         * The first decode of the next utterance comes half a step after
-         * its onset: a first partial a full step late is what users see. */
+         * The first decodes of the next utterance come half a step apart:
+         * a first partial a full step late is what users notice most. */
         uint64_t keep = SAMPLES(st->owner->cfg.vad_pad_ms);
         trim_to(st, st->fed > keep ? st->fed - keep : 0);
         st->decoded = st->fed;
-        st->due = st->fed + SAMPLES(st->step_ms / 2);
+        st->quick = ONSET_QUICK_DECODES;
+        st->due = st->fed + SAMPLES(st->step_ms / 4);
         return 0;
     }
     return 1;
@@ -318,6 +341,8 @@ static int apply(struct stream *st, const struct job *j, const struct asr_result
     if (!rc && j->flush && (rc = agree_flush(st->agree)) == 0)
         rc = drain_segments(st);
     if (!rc)
+        rc = emit_open(st);
+    if (!rc)
         rc = emit_partial(st);
     if (!rc)
         trim_to(st, SAMPLES(agree_trim_point(st->agree)));
@@ -344,7 +369,9 @@ static void finish_decode(struct streamer *s, struct stream *st, const struct jo
     if (rc)
         log_warn("stream", "msg=\"decode dropped\" stream=%s err=%s", st->id, hark_errname(rc));
     adapt_step(st);
-    st->due = j->end + SAMPLES(st->step_ms);
+    st->due = j->end + SAMPLES(st->quick > 0 ? st->step_ms / 4 : st->step_ms);
+    if (st->quick > 0)
+        st->quick--;
     if (st->ended && st->decoded >= st->fed && !st->finished) {
         struct event_node *n = new_event(STREAM_EVENT_END);
         st->finished = 1;
@@ -470,6 +497,7 @@ static int stream_init(struct streamer *s, struct stream *st, const struct strea
     st->owner = s;
     st->cfg = *c;
     st->step_ms = c->step_ms;
+    st->open_start = -1;
     st->due = SAMPLES(c->step_ms > 0 ? c->step_ms : 0);
     pthread_cond_init(&st->ready, NULL);
     hbuf_init(&st->last_partial, 1 << 16);

@@ -23,6 +23,8 @@ static int event_line(const struct stream_event *ev, int64_t t0, struct hbuf *ou
              json_add(o, "end", json_new_seconds(ev->end_ms)) ||
              json_add_str(o, "text", ev->text) || json_add_str(o, "language", ev->language);
     }
+    if (!rc && ev->kind == STREAM_EVENT_SEGMENT)
+        rc = json_add(o, "final", json_object_new_boolean(ev->final));
     if (!rc && t0 >= 0) /* wall time since the start: real-time runs only */
         rc = json_add_int(o, "at_ms", ev->emitted_mono_ms - t0);
     if (!rc)

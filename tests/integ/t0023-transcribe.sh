@@ -46,15 +46,28 @@ python3 - "$TMPDIR/s1.jsonl" <<'PY' || fail "stream events are not well-formed"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 assert ev[-1] == {"type": "end"}, ev[-1]
-segs = [e for e in ev if e["type"] == "segment"]
+segs = [e for e in ev if e["type"] == "segment" and e["final"]]
 assert segs, "no segment confirmed"
 ids = [s["id"] for s in segs]
-assert len(ids) == len(set(ids)), "segment ids repeat"
+assert len(ids) == len(set(ids)), "final segment ids repeat"
 prev_end = 0.0
 for s in segs:
     assert s["start"] <= s["end"] and s["start"] >= prev_end - 1e-9, ("overlap or reversal", s)
     assert s["id"] == "file::%d" % round(s["start"] * 1000), s
     prev_end = s["end"]
+# An update (final false) comes before its segment completes, under the
+# same id, and only ever appends confirmed words.
+final = {s["id"]: s for s in segs}
+last = {}
+for e in ev:
+    if e["type"] != "segment":
+        continue
+    assert e["id"] in final, ("update of a segment that never completed", e)
+    assert e["id"] not in last or last[e["id"]]["final"] is False, ("update after final", e)
+    assert e["start"] == final[e["id"]]["start"], e
+    if e["id"] in last:
+        assert e["text"].startswith(last[e["id"]]["text"]), ("confirmed text changed", last[e["id"]], e)
+    last[e["id"]] = e
 PY
 # Without VAD too, and in real time (timing varies, structure must not).
 hark_t "$JFK" --stream --fast > "$TMPDIR/s3.jsonl" || fail "stream without VAD"

@@ -710,6 +710,31 @@ static void agreement_still_confirms_before_the_commit_lag(void **state)
     agree_free(a);
 }
 
+static void open_segment_shows_committed_words_under_its_final_start(void **state)
+{
+    (void)state;
+    struct got g = {.n = 0};
+    struct agree *a = make(NULL);
+    struct agree_segment open;
+    assert_int_equal(agree_open_segment(a, &open), HARK_ENOENT);
+    struct hyp h = hyp_of("one two three four", 0);
+    push(a, &h, 0, 2000, &g);
+    push(a, &h, 0, 2100, &g);
+    assert_int_equal(agree_open_segment(a, &open), 0);
+    assert_int_equal(open.cut, AGREE_CUT_OPEN);
+    assert_string_equal(open.text, "one two three");
+    assert_int_equal(open.n_words, 3);
+    int64_t start = open.start_ms;
+    agree_segment_release(&open);
+    flush(a, &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.seg[0].start_ms, start); /* the same id */
+    assert_string_equal(g.seg[0].text, "one two three four");
+    assert_int_equal(agree_open_segment(a, &open), HARK_ENOENT);
+    got_release(&g);
+    agree_free(a);
+}
+
 /* ---- hard cap, flush, prompt, partial ----------------------------------- */
 
 static void long_window_without_agreement_is_force_committed(void **state)
@@ -1191,6 +1216,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(prompt_is_the_tail_of_committed_text),
     cmocka_unit_test(words_older_than_the_commit_lag_are_confirmed_without_agreement),
     cmocka_unit_test(agreement_still_confirms_before_the_commit_lag),
+    cmocka_unit_test(open_segment_shows_committed_words_under_its_final_start),
     cmocka_unit_test(partial_appends_to_the_caller_buffer),
     cmocka_unit_test(random_streams_reassemble_the_spoken_words),
     cmocka_unit_test(random_streams_survive_a_tight_hard_cap),
