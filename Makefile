@@ -9,6 +9,8 @@ BUILD    ?= build
 SAN      ?=
 PORTABLE ?= 0
 CUDA     ?= 0
+# CUDA=1: CUDA architectures to compile (tools/build-whisper.sh explains).
+export CUDA_ARCHS
 CC       ?= cc
 comma    := ,
 
@@ -71,7 +73,7 @@ help:
 	@echo "make check      test + TSan + cppcheck + clang-tidy + layer check + fuzz smoke"
 	@echo "make bench      HTTP benchmarks (wrk), results in bench/RESULTS.md"
 	@echo "make fuzz       each fuzz target for 60 s"
-	@echo "options: SAN=address,undefined|thread  PORTABLE=1  CUDA=1"
+	@echo "options: SAN=address,undefined|thread  PORTABLE=1  CUDA=1 [CUDA_ARCHS=89-real]"
 
 deps:
 	@tools/bootstrap.sh

@@ -13,14 +13,15 @@
  * Prints `name value unit` lines, each name prefixed by --name. CPU seconds
  * come from getrusage() around the measured part only (no model load).
  *
- * Latency (realtime): the wall time a SEGMENT was emitted minus the wall
- * time the chunk holding the end of its last word was fed (segment_latency)
- * or, for every word, the first SEGMENT event holding it (update or final)
- * minus the time its end was fed (word_latency: what a word waits until it
- * is final). First partial:
- * the first PARTIAL whose span reaches the end of the segment's first word,
- * minus the time that chunk was fed. Segments emitted after the feeding
- * stops are not counted (they come from closing, not from live audio). */
+ * Latency (realtime): for every word, the wall time of the first SEGMENT
+ * event holding it (an update or the final one) minus the wall time the
+ * chunk holding its end was fed (word_latency: what a word waits until it
+ * is final); the same for a final segment's last word (segment_latency).
+ * First partial: the first PARTIAL emitted after the end of a segment's
+ * first word was fed whose span reaches that word's middle (word times
+ * move by tens of ms between decodes), minus that feed time. Segments
+ * emitted after the feeding stops are not counted (they come from
+ * closing, not from live audio). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,10 +284,12 @@ static int note_segment(struct bstream *b, const struct stream_event *ev, int re
         return rc;
     if (!ev->n_words)
         return 0;
-    int64_t first_end = ev->words[0].end_ms;
-    int64_t first_fed = fed_time(b, first_end);
+    /* Word times move by a few tens of ms between decodes: a partial holds
+     * the word once its span reaches the word's middle. */
+    int64_t first_mid = (ev->words[0].start_ms + ev->words[0].end_ms) / 2;
+    int64_t first_fed = fed_time(b, ev->words[0].end_ms);
     for (size_t i = 0; first_fed >= 0 && i < b->n_partials; i++) {
-        if (b->partials[i].end_ms >= first_end && b->partials[i].at_ms >= first_fed)
+        if (b->partials[i].end_ms >= first_mid && b->partials[i].at_ms >= first_fed)
             return series_add(&t->first_partial, b->partials[i].at_ms - first_fed);
     }
     return 0;

@@ -2,6 +2,10 @@
 # Builds whisper.cpp v1.9.1 as static libraries from the npm package
 # nodejs-whisper@0.3.1, the only channel this project may take it from.
 # Usage: tools/build-whisper.sh OUTDIR [portable=0|1] [cuda=0|1]
+# CUDA_ARCHS (cuda=1 only) is CMake's CUDA_ARCHITECTURES list: ggml's own
+# default compiles seven architectures, which takes hours on a small box;
+# ours covers Turing and later (PTX for 7.5, JIT-compiled on newer cards on
+# first use; native code for Ampere 8.6). Set it to your card, e.g. "89-real".
 # Idempotent: a stamp file keyed on the flags makes a second run a no-op.
 set -euo pipefail
 
@@ -13,7 +17,9 @@ portable=${2:-0}
 cuda=${3:-0}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+archs=${CUDA_ARCHS:-75-virtual;86-real}
 stamp="$out/.stamp-$SHA256-p$portable-c$cuda"
+[ "$cuda" = 1 ] && stamp="$stamp-${archs//;/_}"
 [ -f "$stamp" ] && exit 0
 
 tgz="$out/nodejs-whisper-0.3.1.tgz"
@@ -45,7 +51,7 @@ if [ "$portable" = 1 ]; then
 else
     flags+=(-DGGML_NATIVE=ON)
 fi
-[ "$cuda" = 1 ] && flags+=(-DGGML_CUDA=ON)
+[ "$cuda" = 1 ] && flags+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$archs")
 
 bld="$out/build-p$portable-c$cuda"
 cmake -S "$src" -B "$bld" "${flags[@]}" >"$out/cmake.log" 2>&1 || {
@@ -61,6 +67,6 @@ find "$bld" -name '*.a' -exec cp {} "$inst/lib/" \;
 cp "$src/include/whisper.h" "$inst/include/"
 cp "$src"/ggml/include/*.h "$inst/include/"
 cp "$bld/bin/whisper-cli" "$inst/bin/"
-rm -f "$out"/.stamp-*-p$portable-c$cuda
+rm -f "$out"/.stamp-*-p$portable-c$cuda*
 touch "$stamp"
 echo "whisper: built static libraries in $inst/lib"
