@@ -22,7 +22,7 @@ O := $(BUILD)/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS     := libmicrohttpd json-c sqlite3 libsodium uuid sndfile soxr libcurl
+PKGS     := libmicrohttpd json-c sqlite3 libsodium uuid sndfile soxr libcurl opus ogg
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

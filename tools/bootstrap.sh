@@ -21,6 +21,8 @@ packages=(
     uuid-dev
     libsndfile1-dev
     libsoxr-dev
+    libopus-dev
+    libogg-dev
     libcurl4-openssl-dev
     # tests: cmocka, clang with libFuzzer and the sanitizer runtimes, and the
     # tools integration scripts call (promtool ships in prometheus; procps
