@@ -33,6 +33,11 @@ struct jobq;
  * engine. Both borrowed, must outlive the api; call before serving. */
 void api_set_engine(struct api *a, struct asr_engine *engine, struct jobq *jobs);
 
+struct wlive;
+/* Enables /ws/audio (whisperlive.h). w borrowed, must outlive the api;
+ * call before serving. */
+void api_set_whisperlive(struct api *a, struct wlive *w);
+
 /* The route table (static storage) and the authorize hook for
  * http_server_new(), which is given the struct api as its app. */
 const struct http_route *api_routes(size_t *n);

@@ -180,4 +180,256 @@ HARK_MUST_CHECK int store_job_fail_unfinished(struct store *s, const char *error
 HARK_MUST_CHECK int store_meeting_find(struct store *s, int64_t user_id, const char *platform,
                                        const char *native_id, int64_t *id_out);
 
+/* --- meetings, bots and segments (src/store/sqlite_meetings.c) -----------
+ * Every call that takes a user_id sees only that user's rows: another
+ * user's meeting is HARK_ENOENT, exactly as one that does not exist.
+ * Meeting statuses and reasons are Vexa's (reference/vexa-api.md §2):
+ *   requested → joining → awaiting_admission → active → stopping →
+ *   completed | failed, plus needs_human_help;
+ * store_meeting_transition_ok() is the table. A meeting is "unfinished"
+ * (it holds one of the user's max_concurrent_bots slots) until it is
+ * completed or failed. */
+#define STORE_STATUS_MAX 24          /* longest status + NUL */
+
+struct store_meeting {
+    int64_t id;
+    int64_t user_id;
+    char *platform;                  /* owned */
+    char *native_meeting_id;         /* owned; "" once purged */
+    char *constructed_meeting_url;   /* owned; may be NULL */
+    char *status;                    /* owned */
+    char *bot_container_id;          /* owned; may be NULL */
+    int64_t start_time_ms;           /* 0 = not yet active */
+    int64_t end_time_ms;             /* 0 = not finished */
+    char *completion_reason;         /* owned; may be NULL */
+    char *failure_stage;             /* owned; may be NULL */
+    char *data_json;                 /* owned; a JSON object text */
+    int64_t created_at_ms, updated_at_ms;
+};
+void store_meeting_release(struct store_meeting *m); /* frees fields, not m */
+void store_meeting_list_free(struct store_meeting *m, size_t n);
+
+/* 1 when a meeting may move from status `from` to `to` (both borrowed),
+ * 0 otherwise (also for unknown names). */
+int store_meeting_transition_ok(const char *from, const char *to);
+/* 1 for completed and failed. */
+int store_meeting_status_final(const char *status);
+/* 1 when s is one of Vexa's MeetingCompletionReason values. */
+int store_completion_reason_ok(const char *s);
+
+/* A new meeting in status "requested" with one bot row (state "requested",
+ * driver `bot_driver`), written together or not at all. All strings are
+ * borrowed; platform, native_meeting_id and bot_driver non-empty,
+ * constructed_meeting_url may be NULL, data_json NULL means "{}".
+ * HARK_EEXIST when the user already has an unfinished meeting with this
+ * platform and native id; HARK_EAGAIN when the user's unfinished meetings
+ * already number users.max_concurrent_bots (*limit_out, may be NULL, gets
+ * that limit then); HARK_ENOENT for an unknown user; HARK_EINVAL when
+ * data_json is not a JSON object. The checks and the insert are one
+ * transaction, so racing requests cannot pass the limit. */
+struct store_meeting_new {
+    const char *platform;
+    const char *native_meeting_id;
+    const char *constructed_meeting_url;
+    const char *data_json;
+    const char *bot_driver;
+};
+HARK_MUST_CHECK int store_meeting_create(struct store *s, int64_t user_id,
+                                         const struct store_meeting_new *m,
+                                         struct store_meeting *out, int *limit_out);
+/* The user's meeting with this id. HARK_ENOENT. */
+HARK_MUST_CHECK int store_meeting_get(struct store *s, int64_t user_id, int64_t id,
+                                      struct store_meeting *out);
+/* The user's newest meeting with this platform and native id. HARK_ENOENT. */
+HARK_MUST_CHECK int store_meeting_get_native(struct store *s, int64_t user_id,
+                                             const char *platform, const char *native_id,
+                                             struct store_meeting *out);
+/* How many of the user's meetings are unfinished. */
+HARK_MUST_CHECK int store_meeting_active_count(struct store *s, int64_t user_id,
+                                               int64_t *out);
+
+/* Which of the user's meetings store_meeting_list() returns, newest first.
+ * NULL strings (borrowed) do not filter. */
+struct store_meeting_filter {
+    const char *status;
+    const char *platform;
+    int unfinished_only;
+    size_t offset, limit;            /* limit 0 = none */
+};
+/* *out: array the caller frees with store_meeting_list_free(); NULL when
+ * *n_out is 0. */
+HARK_MUST_CHECK int store_meeting_list(struct store *s, int64_t user_id,
+                                       const struct store_meeting_filter *f,
+                                       struct store_meeting **out, size_t *n_out);
+
+/* A status report, from the API (stop) or the bot manager. Strings are
+ * borrowed. `from` non-NULL: the move happens only if the meeting is in
+ * that status now (compare-and-set). completion_reason (Vexa's enum) and
+ * reason_detail (Hark's finer reason, kept in data.reason_detail, e.g.
+ * "source_ended", "bot_lost"; [a-z0-9_]{1,64}) only with completed or
+ * failed; failure_stage (requested|joining|awaiting_admission|active) only
+ * with failed. bot_container_id, when non-NULL, is recorded too. */
+struct store_status_change {
+    const char *from;
+    const char *to;
+    const char *completion_reason;
+    const char *failure_stage;
+    const char *reason_detail;
+    const char *bot_container_id;
+};
+/* Moves meeting `id` (any user's: the caller is the bot manager or a
+ * handler that already checked ownership) and its bots to c->to, stamping
+ * start_time on the first move to active and end_time on completed or
+ * failed. Reporting the status a meeting already has succeeds (bots repeat
+ * themselves): it only records reasons given and updated_at. HARK_EPERM when the meeting is not in
+ * c->from or the table forbids the move (nothing changes); HARK_EINVAL for
+ * unknown names or a reason given where the comment above forbids it;
+ * HARK_ENOENT for no such meeting. On success *out (may be NULL) holds the
+ * row and prev (may be NULL) the status it had before. */
+HARK_MUST_CHECK int store_meeting_set_status(struct store *s, int64_t id,
+                                             const struct store_status_change *c,
+                                             struct store_meeting *out,
+                                             char prev[STORE_STATUS_MAX]);
+/* Merges patch_json (valid JSON text of an object, borrowed) into the
+ * user's meeting's data as an RFC 7396 merge patch: null removes a key.
+ * HARK_ENOENT; HARK_EINVAL when patch_json is not an object. */
+HARK_MUST_CHECK int store_meeting_patch_data(struct store *s, int64_t user_id, int64_t id,
+                                             const char *patch_json,
+                                             struct store_meeting *out);
+/* Deletes a finished meeting's segments and anonymises its row (native id
+ * "", no URL, data reduced to {"redacted": true} plus reason_detail) in one
+ * transaction; the row stays for accounting. HARK_EPERM while the meeting
+ * is unfinished; HARK_ENOENT. *out holds the stub. */
+HARK_MUST_CHECK int store_meeting_purge(struct store *s, int64_t user_id, int64_t id,
+                                        struct store_meeting *out);
+
+struct store_segment {
+    char *id;                        /* owned; stable "{meeting}:{speaker}:{start_ms}" */
+    int64_t meeting_id;
+    char *speaker;                   /* owned; "" when unattributed */
+    int64_t start_ms, end_ms;        /* from the meeting's start_time */
+    char *text;                      /* owned */
+    char *language;                  /* owned; may be NULL */
+    int completed;
+    char *words_json;                /* owned; JSON array */
+    int64_t created_at_ms, updated_at_ms;
+};
+void store_segment_list_free(struct store_segment *segs, size_t n);
+
+/* One segment to write; strings borrowed. id, text non-NULL, id non-empty,
+ * speaker NULL = "", language may be NULL, words_json NULL = "[]",
+ * 0 <= start_ms <= end_ms. */
+struct store_segment_in {
+    const char *id;
+    const char *speaker;
+    int64_t start_ms, end_ms;
+    const char *text;
+    const char *language;
+    int completed;
+    const char *words_json;
+};
+/* Writes n segments of meeting `meeting_id` in one transaction, keyed by
+ * id: re-sending an id updates that row, never adds one. A completed
+ * segment is final: a later partial (completed = 0) for the same id is
+ * ignored. HARK_ENOENT for an unknown meeting; HARK_EEXIST when an id
+ * already belongs to another meeting; HARK_EINVAL for a bad field. On any
+ * failure nothing is written. */
+HARK_MUST_CHECK int store_segments_upsert(struct store *s, int64_t meeting_id,
+                                          const struct store_segment_in *segs, size_t n);
+/* The meeting's segments ordered by start_ms (then id), only those
+ * updated at or after since_ms (0 = all): a reader polling with the
+ * largest updated_at_ms it saw gets every change, some twice. The caller
+ * checked the meeting is the user's. *out: free with
+ * store_segment_list_free(); NULL when *n_out is 0. */
+HARK_MUST_CHECK int store_segments_list(struct store *s, int64_t meeting_id, int64_t since_ms,
+                                        struct store_segment **out, size_t *n_out);
+
+/* --- webhooks and their delivery queue (src/store/store_webhooks.c) ------- */
+struct store_webhook {
+    int64_t id;
+    int64_t user_id;
+    char *url;               /* owned */
+    char *secret;            /* owned; NULL when none */
+    char *events_json;       /* owned; JSON as set ("[]" when none) */
+    int64_t created_at_ms;
+};
+void store_webhook_release(struct store_webhook *w); /* frees fields, not w */
+void store_webhook_list_free(struct store_webhook *hooks, size_t n);
+
+/* Sets the user's webhook: one per user, as Vexa keeps it; a second call
+ * replaces url, secret and events in place (same id, so deliveries still
+ * queued go to the new URL). url non-empty (the caller checks it with
+ * webhook_url_check()), secret may be NULL, events_json NULL = "[]", else
+ * valid JSON (HARK_EINVAL). HARK_ENOENT if the user does not exist. Strings
+ * borrowed; *out gets the row. */
+HARK_MUST_CHECK int store_webhook_set(struct store *s, int64_t user_id, const char *url,
+                                      const char *secret, const char *events_json,
+                                      struct store_webhook *out);
+/* The user's webhook (the newest if several); HARK_ENOENT when none. */
+HARK_MUST_CHECK int store_webhook_get(struct store *s, int64_t user_id, struct store_webhook *out);
+/* Every webhook of the user, by id; *out freed with store_webhook_list_free(),
+ * NULL when *n_out is 0. */
+HARK_MUST_CHECK int store_webhook_list(struct store *s, int64_t user_id,
+                                       struct store_webhook **out, size_t *n_out);
+
+/* One event bound for one webhook. status: pending | delivered | dead.
+ * While an attempt is in flight the row stays pending and next_attempt_at_ms
+ * is its lease expiry, so a sender that dies mid-attempt leaves it due again
+ * once the lease runs out. */
+struct store_delivery {
+    int64_t id;
+    int64_t webhook_id;
+    int64_t user_id;         /* of the webhook; 0 when it is gone */
+    char *event_id;          /* owned */
+    char *event_type;        /* owned */
+    char *body;              /* owned; the exact bytes every attempt sends */
+    int attempts;            /* attempts started, the claimed one included */
+    int64_t next_attempt_at_ms; /* 0 once delivered or dead */
+    char *status;            /* owned */
+    char *last_error;        /* owned; NULL when none */
+    int last_status;         /* HTTP status of the latest attempt; 0 = none */
+    char *url;               /* owned; the webhook's URL now, NULL when it is gone */
+    char *secret;            /* owned; the webhook's secret now, NULL when none */
+    int64_t created_at_ms, updated_at_ms;
+};
+void store_delivery_release(struct store_delivery *d); /* frees fields, not d */
+void store_delivery_list_free(struct store_delivery *ds, size_t n);
+
+/* Queues event_id for webhook_id, first due at next_attempt_at_ms (>= 0).
+ * Idempotent: when this webhook already has this event_id nothing is
+ * written and *created (may be NULL) is 0; the stored body wins. Strings
+ * borrowed, all non-empty. */
+HARK_MUST_CHECK int store_delivery_enqueue(struct store *s, int64_t webhook_id,
+                                           const char *event_id, const char *event_type,
+                                           const char *body, int64_t next_attempt_at_ms,
+                                           int *created);
+/* Claims the pending delivery due soonest (next_attempt_at_ms <= now_ms) for
+ * one attempt: counts the attempt and leases the row until now_ms + lease_ms
+ * (> 0), so no other sender, thread or process claims it meanwhile.
+ * HARK_ENOENT when nothing is due. *out (release it) carries the attempt
+ * number that the calls below take as their fencing token. */
+HARK_MUST_CHECK int store_delivery_claim(struct store *s, int64_t now_ms, int64_t lease_ms,
+                                         struct store_delivery *out);
+/* Records the outcome of attempt number `attempt` of delivery id. http_status
+ * 0 = none. HARK_ENOENT when that attempt no longer holds the row (its lease
+ * ran out and another sender claimed it, or it was settled already). */
+HARK_MUST_CHECK int store_delivery_succeed(struct store *s, int64_t id, int attempt,
+                                           int http_status, int64_t now_ms);
+/* A failed attempt: due again at next_attempt_at_ms, or dead-lettered when
+ * it is 0. error (borrowed, may be NULL) is kept for inspection. */
+HARK_MUST_CHECK int store_delivery_fail(struct store *s, int64_t id, int attempt,
+                                        int http_status, const char *error,
+                                        int64_t next_attempt_at_ms, int64_t now_ms);
+/* Gives back an attempt that was claimed but not sent (the sender is
+ * stopping): uncounts it and makes the row due at now_ms. HARK_ENOENT as
+ * above. */
+HARK_MUST_CHECK int store_delivery_unclaim(struct store *s, int64_t id, int attempt,
+                                           int64_t now_ms);
+/* Deliveries with this status ("dead" lists the dead letters; NULL = all),
+ * newest first, at most limit after offset rows. *out freed with
+ * store_delivery_list_free(), NULL when *n_out is 0. */
+HARK_MUST_CHECK int store_delivery_list(struct store *s, const char *status, size_t offset,
+                                        size_t limit, struct store_delivery **out,
+                                        size_t *n_out);
+
 #endif

@@ -49,5 +49,11 @@ int cmd_models(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_webhook(int argc, char **argv);
+
+struct webhook_queue_config;
+/* The webhook_* keys as a delivery-queue config (webhook_cli.c); prints the
+ * problem and returns 2 when the retry schedule does not parse. */
+int settings_webhooks(const struct config *c, struct webhook_queue_config *out);
 
 #endif

@@ -16,7 +16,10 @@
 #include "hark/log.h"
 #include "hark/metrics.h"
 #include "hark/store.h"
+#include "hark/stream.h"
 #include "hark/version.h"
+#include "hark/webhook_queue.h"
+#include "hark/whisperlive.h"
 
 struct serve {
     struct config *cfg;
@@ -26,7 +29,10 @@ struct serve {
     struct api *api;
     struct asr_engine *engine;
     struct jobq *jobs;
+    struct streamer *streamer;
+    struct wlive *wlive;
     struct http_server *http;
+    struct webhook_queue *webhooks;
 };
 
 /* Each connection is a file descriptor: lift the soft limit to the hard one
@@ -84,6 +90,30 @@ static void announce_admin_key(const char *key)
     printf("hark: admin API key (shown once): %s\n", key);
 }
 
+/* Live streams on the engine: /ws/audio and the WhisperLive listener. */
+static int start_streams(struct serve *s)
+{
+    struct streamer_config sc = streamer_config_default();
+    sc.max_streams = (int)config_get_int(s->cfg, "max_streams");
+    sc.vad_model = config_get_str(s->cfg, "vad_model");
+    struct wlive_config wc = wlive_config_default();
+    wc.listen = config_get_str(s->cfg, "whisperlive_listen");
+    wc.user = config_get_str(s->cfg, "whisperlive_user");
+    wc.http = http_settings(s->cfg);
+    int rc = streamer_new(s->engine, &sc, &s->streamer);
+    if (!rc)
+        rc = wlive_new(&wc, s->streamer, s->store, &s->wlive);
+    if (rc) {
+        fprintf(stderr, "hark: cannot start live streams%s%s: %s\n",
+                wc.listen ? " / whisperlive_listen " : "", wc.listen ? wc.listen : "",
+                rc == HARK_ECONFIG ? "whisperlive_listen needs whisperlive_user"
+                                   : hark_strerror(rc));
+        return 1;
+    }
+    api_set_whisperlive(s->api, s->wlive);
+    return 0;
+}
+
 /* The model is optional: without one the API serves everything but
  * transcription, and says so (503 model_not_loaded). */
 static int start_engine(struct serve *s)
@@ -93,6 +123,8 @@ static int start_engine(struct serve *s)
         return 1;
     if (ac.kind == ASR_KIND_WHISPER && !ac.model_path) {
         log_warn("serve", "msg=\"no model configured: transcription is off\" hint=\"--model PATH\"");
+        if (config_get_str(s->cfg, "whisperlive_listen"))
+            log_warn("serve", "msg=\"whisperlive_listen is off: it needs a model\"");
         return 0;
     }
     int rc = asr_engine_new(&ac, &s->engine);
@@ -105,7 +137,7 @@ static int start_engine(struct serve *s)
         return 1;
     }
     api_set_engine(s->api, s->engine, s->jobs);
-    return 0;
+    return start_streams(s);
 }
 
 static int start(struct serve *s)
@@ -135,6 +167,16 @@ static int start(struct serve *s)
     }
     if (start_engine(s))
         return 1;
+    /* Deliveries left by the previous run are in the store: the thread
+     * resumes them. */
+    struct webhook_queue_config wq;
+    if (settings_webhooks(s->cfg, &wq))
+        return 1;
+    if ((rc = webhook_queue_new(&wq, s->store, &s->webhooks)) ||
+        (rc = webhook_queue_start(s->webhooks))) {
+        fprintf(stderr, "hark: cannot start webhook delivery: %s\n", hark_strerror(rc));
+        return 1;
+    }
     struct http_config hc = http_settings(s->cfg);
     size_t n_routes;
     const struct http_route *routes = api_routes(&n_routes);
@@ -149,8 +191,12 @@ static int start(struct serve *s)
 static void stop(struct serve *s)
 {
     jobq_free(s->jobs); /* waiting uploads get 503 before the server drains */
+    wlive_stop(s->wlive); /* streams hear DISCONNECT before their sockets go */
     http_server_free(s->http);
+    wlive_free(s->wlive);
+    streamer_free(s->streamer);
     asr_engine_free(s->engine);
+    webhook_queue_free(s->webhooks); /* an attempt in flight is handed back */
     api_free(s->api);
     metrics_free(s->metrics);
     auth_free(s->auth);

@@ -58,6 +58,21 @@ static const struct config_key keys[] = {
      "Largest audio upload to /v1/audio/transcriptions (413 beyond)."},
     {"batch_queue", CONFIG_INT, "16", 1, 100000,
      "Batch transcriptions waiting for a decoder; past it 503 with Retry-After."},
+    {"webhook_allow_private", CONFIG_BOOL, "false", 0, 0,
+     "Let webhooks reach loopback, private and link-local addresses (SSRF guard off)."},
+    {"webhook_retry_schedule", CONFIG_STRING, "60,300,1800,7200", 0, 0,
+     "Seconds to wait before each webhook retry, comma-separated (up to 16, each at most "
+     "30 days, +-10 % jitter); after the last one fails the delivery is dead-lettered."},
+    {"webhook_timeout", CONFIG_MS, "10s", 100, 600000,
+     "Time limit of one webhook delivery attempt, connect included."},
+    {"max_streams", CONFIG_INT, "8", 1, 10000,
+     "Live streams transcribed at once (e.g. /ws/audio pushes); past it a new one is told "
+     "to WAIT."},
+    {"whisperlive_listen", CONFIG_STRING, NULL, 0, 0,
+     "host:port of a WhisperLive-compatible listener (ws://host:port/, no API key), e.g. "
+     "127.0.0.1:9090; unset: off. Bind it to trusted networks only. See docs/whisperlive.md."},
+    {"whisperlive_user", CONFIG_STRING, NULL, 0, 0,
+     "Email or id of the user who owns whisperlive_listen connections; required with it."},
 };
 
 const struct config_key *settings_keys(size_t *n)

@@ -16,6 +16,7 @@ static const struct http_route routes[] = {
     {"GET", "/metrics", api_metrics, HTTP_AUTH_NONE, NULL, 0},
     {"GET", "/auth/me", api_auth_me, HTTP_AUTH_USER, NULL, 0},
     {"GET", "/ws", api_ws, HTTP_AUTH_NONE, NULL, 0}, /* authenticates in-band, as Vexa */
+    {"GET", "/ws/audio", api_ws_audio, HTTP_AUTH_NONE, NULL, 0}, /* authenticates itself */
     {"POST", "/admin/users", api_admin_user_create, HTTP_AUTH_ADMIN, NULL, 0},
     {"GET", "/admin/users", api_admin_user_list, HTTP_AUTH_ADMIN, NULL, 0},
     {"GET", "/admin/users/{user_id}", api_admin_user_get, HTTP_AUTH_ADMIN, NULL, 0},
@@ -28,6 +29,15 @@ static const struct http_route routes[] = {
     {"GET", "/v1/models", api_models, HTTP_AUTH_USER, NULL, 0},
     {"POST", "/jobs", api_job_create, HTTP_AUTH_USER, NULL, 1},
     {"GET", "/jobs/{job_id}", api_job_get, HTTP_AUTH_USER, NULL, 0},
+    /* Meetings and bots: Vexa's scopes, "bot" for /bots*, "tx" for the rest. */
+    {"POST", "/bots", api_bot_create, HTTP_AUTH_USER, "bot", 0},
+    {"GET", "/bots/status", api_bot_status, HTTP_AUTH_USER, "bot", 0},
+    {"PUT", "/bots/{platform}/{native_meeting_id}/config", api_bot_config, HTTP_AUTH_USER, "bot", 0},
+    {"DELETE", "/bots/{platform}/{native_meeting_id}", api_bot_stop, HTTP_AUTH_USER, "bot", 0},
+    {"GET", "/meetings", api_meeting_list, HTTP_AUTH_USER, "tx", 0},
+    {"PATCH", "/meetings/{platform}/{native_meeting_id}", api_meeting_update, HTTP_AUTH_USER, "tx", 0},
+    {"DELETE", "/meetings/{platform}/{native_meeting_id}", api_meeting_delete, HTTP_AUTH_USER, "tx", 0},
+    {"GET", "/transcripts/{platform}/{native_meeting_id}", api_transcript_get, HTTP_AUTH_USER, "tx", 0},
 };
 
 const struct http_route *api_routes(size_t *n)
@@ -63,6 +73,8 @@ void api_set_engine(struct api *a, struct asr_engine *engine, struct jobq *jobs)
     a->engine = engine;
     a->jobs = jobs;
 }
+
+void api_set_whisperlive(struct api *a, struct wlive *w) { a->wlive = w; }
 
 /* X-API-Key as Vexa; "Authorization: Bearer" as OpenAI's clients send. */
 static const char *api_key_of(struct http_request *req)

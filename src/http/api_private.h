@@ -14,6 +14,7 @@ struct api {
     struct metrics *metrics;
     struct asr_engine *engine;     /* NULL: no model loaded */
     struct jobq *jobs;             /* batch transcriptions */
+    struct wlive *wlive;           /* /ws/audio; NULL: no streams */
 };
 
 /* Handlers, one per route (see api.c for the table). */
@@ -31,10 +32,20 @@ int api_admin_token_create(struct http_request *req, struct http_response *resp)
 int api_admin_token_list(struct http_request *req, struct http_response *resp);
 int api_admin_token_delete(struct http_request *req, struct http_response *resp);
 int api_ws(struct http_request *req, struct http_response *resp);
+int api_ws_audio(struct http_request *req, struct http_response *resp);
 int api_transcriptions(struct http_request *req, struct http_response *resp);
 int api_models(struct http_request *req, struct http_response *resp);
 int api_job_create(struct http_request *req, struct http_response *resp);
 int api_job_get(struct http_request *req, struct http_response *resp);
+/* Meetings and bots (api_meetings.c). */
+int api_bot_create(struct http_request *req, struct http_response *resp);
+int api_bot_status(struct http_request *req, struct http_response *resp);
+int api_bot_config(struct http_request *req, struct http_response *resp);
+int api_bot_stop(struct http_request *req, struct http_response *resp);
+int api_meeting_list(struct http_request *req, struct http_response *resp);
+int api_meeting_update(struct http_request *req, struct http_response *resp);
+int api_meeting_delete(struct http_request *req, struct http_response *resp);
+int api_transcript_get(struct http_request *req, struct http_response *resp);
 
 /* Reads path parameter `name` as a positive id. On failure replies 422
  * (FastAPI's int_parsing shape) and returns HARK_EINVAL. */

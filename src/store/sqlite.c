@@ -539,6 +539,36 @@ int sqlite_write_exec(struct store *s, struct query q, int64_t *changes)
     return err;
 }
 
+struct sqlite_txn {
+    struct conn *c;
+};
+
+int sqlite_write_txn(struct store *s, int (*fn)(struct sqlite_txn *t, void *arg), void *arg)
+{
+    struct sqlite_store *st = impl(s);
+    struct sqlite_txn t;
+    int err = writer_get(st, &t.c);
+    if (err)
+        return err;
+    err = txn_begin(t.c);
+    if (!err)
+        err = fn(&t, arg);
+    if (!err)
+        err = txn_commit(t.c);
+    writer_put(st, t.c); /* rolls back what a failure left open */
+    return err;
+}
+
+int sqlite_txn_one(struct sqlite_txn *t, struct query q, const struct row_type *row, void *item)
+{
+    return conn_one(t->c, &q, row, item);
+}
+
+int sqlite_txn_exec(struct sqlite_txn *t, struct query q, int64_t *changes)
+{
+    return conn_exec(t->c, &q, changes);
+}
+
 /* --- open, migrate, free ---------------------------------------------------- */
 
 /* Runs a query that yields one integer. */

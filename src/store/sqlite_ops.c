@@ -17,6 +17,23 @@
 #define USER_COLS "id, email, name, max_concurrent_bots, data, created_at"
 #define TOKEN_COLS "id, user_id, hash, scopes, name, created_at, last_used_at, expires_at"
 #define JOB_COLS "id, user_id, kind, status, params, result, error, created_at, updated_at"
+#define MEETING_COLS                                                                      \
+    "id, user_id, platform, native_meeting_id, constructed_meeting_url, status, "          \
+    "bot_container_id, start_time, end_time, completion_reason, failure_stage, data, "     \
+    "created_at, updated_at"
+#define MEETING_UNFINISHED "status NOT IN ('completed', 'failed')"
+#define SEGMENT_COLS                                                                      \
+    "id, meeting_id, speaker, start_ms, end_ms, text, language, completed, words, "       \
+    "created_at, updated_at"
+#define WEBHOOK_COLS "id, user_id, url, secret, events, created_at"
+/* The webhook's current URL and secret ride along, read in the same
+ * statement, so a claim needs no second query. */
+#define DELIVERY_HOOK(col) \
+    "(SELECT " col " FROM webhooks WHERE webhooks.id = webhook_deliveries.webhook_id)"
+#define DELIVERY_COLS                                                                   \
+    "id, webhook_id, " DELIVERY_HOOK("user_id") ", event_id, event_type, body, attempts, " \
+    "next_attempt_at, status, last_error, last_status, " DELIVERY_HOOK("url") ", "        \
+    DELIVERY_HOOK("secret") ", created_at, updated_at"
 
 const struct stmt_def sqlite_stmts[ST_COUNT] = {
     /* IMMEDIATE takes the write lock up front, so a transaction never has
@@ -76,6 +93,128 @@ const struct stmt_def sqlite_stmts[ST_COUNT] = {
     [ST_JOB_FAIL_UNFINISHED] = {"job_fail_unfinished",
                                 "UPDATE jobs SET status = 'failed', error = ?1, updated_at = ?2 "
                                 "WHERE status IN ('queued', 'running')"},
+    /* Meetings, bots, segments: the operations are in sqlite_meetings.c. */
+    [ST_MEETING_CREATE_CHECK] = {"meeting_create",
+                                 "SELECT (SELECT max_concurrent_bots FROM users WHERE id = ?1), "
+                                 "(SELECT count(*) FROM meetings WHERE user_id = ?1 AND "
+                                 MEETING_UNFINISHED "), "
+                                 "EXISTS (SELECT 1 FROM meetings WHERE user_id = ?1 AND "
+                                 "platform = ?2 AND native_meeting_id = ?3 AND "
+                                 MEETING_UNFINISHED ")"},
+    [ST_MEETING_INSERT] = {"meeting_create",
+                           "INSERT INTO meetings(user_id, platform, native_meeting_id, "
+                           "constructed_meeting_url, status, data, created_at, updated_at) "
+                           "VALUES (?1, ?2, ?3, ?4, 'requested', ?5, ?6, ?6) "
+                           "RETURNING " MEETING_COLS},
+    [ST_BOT_INSERT] = {"meeting_create",
+                       "INSERT INTO bots(meeting_id, driver, state, created_at, updated_at) "
+                       "VALUES (?1, ?2, 'requested', ?3, ?3)"},
+    [ST_MEETING_GET] = {"meeting_get",
+                        "SELECT " MEETING_COLS " FROM meetings WHERE id = ?2 AND user_id = ?1"},
+    [ST_MEETING_GET_NATIVE] = {"meeting_get_native",
+                               "SELECT " MEETING_COLS " FROM meetings WHERE user_id = ?1 AND "
+                               "platform = ?2 AND native_meeting_id = ?3 "
+                               "ORDER BY id DESC LIMIT 1"},
+    [ST_MEETING_ACTIVE_COUNT] = {"meeting_active_count",
+                                 "SELECT count(*) FROM meetings WHERE user_id = ?1 AND "
+                                 MEETING_UNFINISHED},
+    [ST_MEETING_LIST] = {"meeting_list",
+                         "SELECT " MEETING_COLS " FROM meetings WHERE user_id = ?1 "
+                         "AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR platform = ?3) "
+                         "AND (?4 = 0 OR " MEETING_UNFINISHED ") "
+                         "ORDER BY id DESC LIMIT ?5 OFFSET ?6"},
+    [ST_MEETING_STATUS_GET] = {"meeting_set_status", "SELECT status FROM meetings WHERE id = ?1"},
+    /* Times are stamped once: a repeated "active" keeps the first start. */
+    [ST_MEETING_STATUS_SET] = {"meeting_set_status",
+                               "UPDATE meetings SET status = ?2, "
+                               "completion_reason = coalesce(?3, completion_reason), "
+                               "failure_stage = coalesce(?4, failure_stage), "
+                               "data = CASE WHEN ?5 IS NULL THEN data "
+                               "ELSE json_set(data, '$.reason_detail', ?5) END, "
+                               "bot_container_id = coalesce(?6, bot_container_id), "
+                               "start_time = CASE WHEN ?2 = 'active' "
+                               "THEN coalesce(start_time, ?7) ELSE start_time END, "
+                               "end_time = CASE WHEN ?2 IN ('completed', 'failed') "
+                               "THEN coalesce(end_time, ?7) ELSE end_time END, "
+                               "updated_at = ?7 WHERE id = ?1 RETURNING " MEETING_COLS},
+    [ST_BOT_STATE_SET] = {"meeting_set_status",
+                          "UPDATE bots SET state = ?2, updated_at = ?3 WHERE meeting_id = ?1"},
+    [ST_MEETING_PATCH_DATA] = {"meeting_patch_data",
+                               "UPDATE meetings SET data = json_patch(data, ?3), updated_at = ?4 "
+                               "WHERE id = ?2 AND user_id = ?1 RETURNING " MEETING_COLS},
+    [ST_MEETING_PURGE_CHECK] = {"meeting_purge",
+                                "SELECT status FROM meetings WHERE id = ?2 AND user_id = ?1"},
+    [ST_SEGMENTS_DELETE] = {"meeting_purge", "DELETE FROM segments WHERE meeting_id = ?1"},
+    /* What stays is what accounting needs: platform, status, reasons and
+     * times; what a person said or named goes. */
+    [ST_MEETING_ANONYMISE] = {"meeting_purge",
+                              "UPDATE meetings SET native_meeting_id = '', "
+                              "constructed_meeting_url = NULL, bot_container_id = NULL, "
+                              "data = json_patch('{\"redacted\":true}', json_object("
+                              "'reason_detail', json_extract(data, '$.reason_detail'))), "
+                              "updated_at = ?2 WHERE id = ?1 RETURNING " MEETING_COLS},
+    /* The WHERE keeps an id owned by another meeting, and a completed
+     * segment against a late partial, unchanged (no row changes). */
+    [ST_SEGMENT_UPSERT] = {"segments_upsert",
+                           "INSERT INTO segments(id, meeting_id, speaker, start_ms, end_ms, text, "
+                           "language, completed, words, created_at, updated_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) "
+                           "ON CONFLICT(id) DO UPDATE SET speaker = excluded.speaker, "
+                           "start_ms = excluded.start_ms, end_ms = excluded.end_ms, "
+                           "text = excluded.text, language = excluded.language, "
+                           "completed = excluded.completed, words = excluded.words, "
+                           "updated_at = excluded.updated_at "
+                           "WHERE segments.meeting_id = excluded.meeting_id "
+                           "AND (excluded.completed = 1 OR segments.completed = 0)"},
+    [ST_SEGMENT_OWNER] = {"segments_upsert", "SELECT meeting_id FROM segments WHERE id = ?1"},
+    [ST_SEGMENTS_LIST] = {"segments_list",
+                          "SELECT " SEGMENT_COLS " FROM segments WHERE meeting_id = ?1 "
+                          "AND updated_at >= ?2 ORDER BY start_ms, id"},
+    /* Webhooks and deliveries: the operations are in sqlite_webhooks.c. One
+     * webhook per user: a second set updates the newest row in place. */
+    [ST_WEBHOOK_UPDATE] = {"webhook_set",
+                           "UPDATE webhooks SET url = ?2, secret = ?3, events = ?4 "
+                           "WHERE id = (SELECT max(id) FROM webhooks WHERE user_id = ?1) "
+                           "RETURNING " WEBHOOK_COLS},
+    [ST_WEBHOOK_INSERT] = {"webhook_set",
+                           "INSERT INTO webhooks(user_id, url, secret, events, created_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5) RETURNING " WEBHOOK_COLS},
+    [ST_WEBHOOK_GET] = {"webhook_get", "SELECT " WEBHOOK_COLS " FROM webhooks "
+                                       "WHERE user_id = ?1 ORDER BY id DESC LIMIT 1"},
+    [ST_WEBHOOK_LIST] = {"webhook_list",
+                         "SELECT " WEBHOOK_COLS " FROM webhooks WHERE user_id = ?1 ORDER BY id"},
+    [ST_DELIVERY_ENQUEUE] = {"delivery_enqueue",
+                             "INSERT INTO webhook_deliveries(webhook_id, event_id, event_type, "
+                             "body, next_attempt_at, created_at, updated_at) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+                             "ON CONFLICT(webhook_id, event_id) DO NOTHING"},
+    /* One statement under the write lock: the row is counted and leased
+     * before any other claimer can see it due. */
+    [ST_DELIVERY_CLAIM] = {"delivery_claim",
+                           "UPDATE webhook_deliveries SET attempts = attempts + 1, "
+                           "next_attempt_at = ?1 + ?2, updated_at = ?1 "
+                           "WHERE id = (SELECT id FROM webhook_deliveries WHERE status = "
+                           "'pending' AND next_attempt_at <= ?1 "
+                           "ORDER BY next_attempt_at, id LIMIT 1) RETURNING " DELIVERY_COLS},
+    /* attempts is the fencing token: a sender whose lease ran out and was
+     * claimed again matches no row. */
+    [ST_DELIVERY_SUCCEED] = {"delivery_succeed",
+                             "UPDATE webhook_deliveries SET status = 'delivered', "
+                             "next_attempt_at = NULL, last_status = ?3, last_error = NULL, "
+                             "updated_at = ?4 "
+                             "WHERE id = ?1 AND attempts = ?2 AND status = 'pending'"},
+    [ST_DELIVERY_FAIL] = {"delivery_fail",
+                          "UPDATE webhook_deliveries SET status = CASE WHEN ?5 IS NULL "
+                          "THEN 'dead' ELSE 'pending' END, next_attempt_at = ?5, "
+                          "last_status = ?3, last_error = ?4, updated_at = ?6 "
+                          "WHERE id = ?1 AND attempts = ?2 AND status = 'pending'"},
+    [ST_DELIVERY_UNCLAIM] = {"delivery_unclaim",
+                             "UPDATE webhook_deliveries SET attempts = attempts - 1, "
+                             "next_attempt_at = ?3, updated_at = ?3 "
+                             "WHERE id = ?1 AND attempts = ?2 AND status = 'pending'"},
+    [ST_DELIVERY_LIST] = {"delivery_list",
+                          "SELECT " DELIVERY_COLS " FROM webhook_deliveries "
+                          "WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"},
 };
 
 /* --- rows --------------------------------------------------------------------- */
@@ -375,4 +514,23 @@ const struct store_ops store_sqlite_ops = {
     .job_update = sqlite_job_update,
     .job_fail_unfinished = sqlite_job_fail_unfinished,
     .meeting_find = sqlite_meeting_find,
+    .meeting_create = sqlite_meeting_create,
+    .meeting_get = sqlite_meeting_get,
+    .meeting_get_native = sqlite_meeting_get_native,
+    .meeting_active_count = sqlite_meeting_active_count,
+    .meeting_list = sqlite_meeting_list,
+    .meeting_set_status = sqlite_meeting_set_status,
+    .meeting_patch_data = sqlite_meeting_patch_data,
+    .meeting_purge = sqlite_meeting_purge,
+    .segments_upsert = sqlite_segments_upsert,
+    .segments_list = sqlite_segments_list,
+    .webhook_set = sqlite_webhook_set,
+    .webhook_get = sqlite_webhook_get,
+    .webhook_list = sqlite_webhook_list,
+    .delivery_enqueue = sqlite_delivery_enqueue,
+    .delivery_claim = sqlite_delivery_claim,
+    .delivery_succeed = sqlite_delivery_succeed,
+    .delivery_fail = sqlite_delivery_fail,
+    .delivery_unclaim = sqlite_delivery_unclaim,
+    .delivery_list = sqlite_delivery_list,
 };

@@ -44,6 +44,34 @@ enum stmt_id {
     ST_JOB_GET,
     ST_JOB_UPDATE,
     ST_JOB_FAIL_UNFINISHED,
+    /* meetings, bots, segments (run by sqlite_meetings.c) */
+    ST_MEETING_CREATE_CHECK,
+    ST_MEETING_INSERT,
+    ST_BOT_INSERT,
+    ST_MEETING_GET,
+    ST_MEETING_GET_NATIVE,
+    ST_MEETING_ACTIVE_COUNT,
+    ST_MEETING_LIST,
+    ST_MEETING_STATUS_GET,
+    ST_MEETING_STATUS_SET,
+    ST_BOT_STATE_SET,
+    ST_MEETING_PATCH_DATA,
+    ST_MEETING_PURGE_CHECK,
+    ST_SEGMENTS_DELETE,
+    ST_MEETING_ANONYMISE,
+    ST_SEGMENT_UPSERT,
+    ST_SEGMENT_OWNER,
+    ST_SEGMENTS_LIST,
+    ST_WEBHOOK_UPDATE,
+    ST_WEBHOOK_INSERT,
+    ST_WEBHOOK_GET,
+    ST_WEBHOOK_LIST,
+    ST_DELIVERY_ENQUEUE,
+    ST_DELIVERY_CLAIM,
+    ST_DELIVERY_SUCCEED,
+    ST_DELIVERY_FAIL,
+    ST_DELIVERY_UNCLAIM,
+    ST_DELIVERY_LIST,
     ST_COUNT
 };
 
@@ -133,6 +161,41 @@ HARK_MUST_CHECK int sqlite_write_one(struct store *s, struct query q, const stru
  * it changed. */
 HARK_MUST_CHECK int sqlite_write_exec(struct store *s, struct query q, int64_t *changes);
 
+/* A write transaction spanning several statements, for operations whose
+ * checks and writes must be one (sqlite_write_txn). */
+struct sqlite_txn;
+
+/* Runs fn(t, arg) inside one write transaction on the writer; commits when
+ * fn returns 0, rolls back otherwise, and returns fn's result (or the
+ * commit's failure). fn runs statements with sqlite_txn_one() (at most one
+ * row, as sqlite_read_one()) and sqlite_txn_exec() (as sqlite_write_exec()),
+ * which use the transaction's connection. */
+HARK_MUST_CHECK int sqlite_write_txn(struct store *s, int (*fn)(struct sqlite_txn *t, void *arg),
+                                     void *arg);
+HARK_MUST_CHECK int sqlite_txn_one(struct sqlite_txn *t, struct query q,
+                                   const struct row_type *row, void *item);
+HARK_MUST_CHECK int sqlite_txn_exec(struct sqlite_txn *t, struct query q, int64_t *changes);
+
+/* --- meetings, bots, segments (sqlite_meetings.c), for store_sqlite_ops ------ */
+
+int sqlite_meeting_create(struct store *s, int64_t user_id, const struct store_meeting_new *m,
+                          struct store_meeting *out, int *limit_out);
+int sqlite_meeting_get(struct store *s, int64_t user_id, int64_t id, struct store_meeting *out);
+int sqlite_meeting_get_native(struct store *s, int64_t user_id, const char *platform,
+                              const char *native_id, struct store_meeting *out);
+int sqlite_meeting_active_count(struct store *s, int64_t user_id, int64_t *out);
+int sqlite_meeting_list(struct store *s, int64_t user_id, const struct store_meeting_filter *f,
+                        struct store_meeting **out, size_t *n_out);
+int sqlite_meeting_set_status(struct store *s, int64_t id, const struct store_status_change *c,
+                              struct store_meeting *out, char prev[STORE_STATUS_MAX]);
+int sqlite_meeting_patch_data(struct store *s, int64_t user_id, int64_t id,
+                              const char *patch_json, struct store_meeting *out);
+int sqlite_meeting_purge(struct store *s, int64_t user_id, int64_t id, struct store_meeting *out);
+int sqlite_segments_upsert(struct store *s, int64_t meeting_id,
+                           const struct store_segment_in *segs, size_t n);
+int sqlite_segments_list(struct store *s, int64_t meeting_id, int64_t since_ms,
+                         struct store_segment **out, size_t *n_out);
+
 /* --- lifecycle and status (sqlite.c), for store_sqlite_ops ---------------------- */
 
 int sqlite_open(const struct store_config *cfg, const char *path, struct store **out);
@@ -140,5 +203,25 @@ void sqlite_free(struct store *s);
 int sqlite_ping(struct store *s);
 int sqlite_schema_version(struct store *s, int *out);
 int sqlite_backup(struct store *s, const char *dest);
+
+/* --- webhooks and deliveries (sqlite_webhooks.c), for store_sqlite_ops ------- */
+
+int sqlite_webhook_set(struct store *s, int64_t user_id, const char *url, const char *secret,
+                       const char *events_json, struct store_webhook *out);
+int sqlite_webhook_get(struct store *s, int64_t user_id, struct store_webhook *out);
+int sqlite_webhook_list(struct store *s, int64_t user_id, struct store_webhook **out,
+                        size_t *n_out);
+int sqlite_delivery_enqueue(struct store *s, int64_t webhook_id, const char *event_id,
+                            const char *event_type, const char *body,
+                            int64_t next_attempt_at_ms, int *created);
+int sqlite_delivery_claim(struct store *s, int64_t now_ms, int64_t lease_ms,
+                          struct store_delivery *out);
+int sqlite_delivery_succeed(struct store *s, int64_t id, int attempt, int http_status,
+                            int64_t now_ms);
+int sqlite_delivery_fail(struct store *s, int64_t id, int attempt, int http_status,
+                         const char *error, int64_t next_attempt_at_ms, int64_t now_ms);
+int sqlite_delivery_unclaim(struct store *s, int64_t id, int attempt, int64_t now_ms);
+int sqlite_delivery_list(struct store *s, const char *status, int64_t offset, int64_t limit,
+                         struct store_delivery **out, size_t *n_out);
 
 #endif

@@ -146,6 +146,35 @@ const char *const store_sqlite_migrations[] = {
     "    value  REAL NOT NULL,\n"
     "    PRIMARY KEY (series, ts)\n"
     ") STRICT, WITHOUT ROWID;\n",
+
+    /* 2: one event fans out to every webhook of its user, so event_id is
+     * unique per webhook, not globally. SQLite cannot change a constraint in
+     * place: the table is rebuilt (nothing references it). last_status and
+     * updated_at record the outcome of the latest attempt for dead-letter
+     * inspection. The unique index leads with webhook_id, so it also serves
+     * lookups by webhook. */
+    "CREATE TABLE webhook_deliveries_v2 (\n"
+    "    id              INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    webhook_id      INTEGER NOT NULL,\n"
+    "    event_id        TEXT NOT NULL,\n"
+    "    event_type      TEXT NOT NULL,\n"
+    "    body            TEXT NOT NULL,\n"
+    "    attempts        INTEGER NOT NULL DEFAULT 0,\n"
+    "    next_attempt_at INTEGER,\n"
+    "    status          TEXT NOT NULL DEFAULT 'pending',\n"
+    "    last_error      TEXT,\n"
+    "    last_status     INTEGER,\n"
+    "    created_at      INTEGER NOT NULL,\n"
+    "    updated_at      INTEGER NOT NULL,\n"
+    "    UNIQUE (webhook_id, event_id)\n"
+    ") STRICT;\n"
+    "INSERT INTO webhook_deliveries_v2(id, webhook_id, event_id, event_type, body, attempts,\n"
+    "    next_attempt_at, status, last_error, created_at, updated_at)\n"
+    "  SELECT id, webhook_id, event_id, event_type, body, attempts, next_attempt_at, status,\n"
+    "    last_error, created_at, created_at FROM webhook_deliveries;\n"
+    "DROP TABLE webhook_deliveries;\n"
+    "ALTER TABLE webhook_deliveries_v2 RENAME TO webhook_deliveries;\n"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);\n",
 };
 
 const size_t store_sqlite_migration_count =

@@ -62,6 +62,46 @@ struct store_ops {
     int (*job_fail_unfinished)(struct store *s, const char *error, int64_t *n_out);
     int (*meeting_find)(struct store *s, int64_t user_id, const char *platform,
                         const char *native_id, int64_t *id_out);
+    /* meetings, bots, segments (store_meetings.c checks, sqlite_meetings.c
+     * runs). Outputs are zeroed and non-NULL; meeting_set_status gets a
+     * change store.c validated and a prev buffer. */
+    int (*meeting_create)(struct store *s, int64_t user_id, const struct store_meeting_new *m,
+                          struct store_meeting *out, int *limit_out);
+    int (*meeting_get)(struct store *s, int64_t user_id, int64_t id, struct store_meeting *out);
+    int (*meeting_get_native)(struct store *s, int64_t user_id, const char *platform,
+                              const char *native_id, struct store_meeting *out);
+    int (*meeting_active_count)(struct store *s, int64_t user_id, int64_t *out);
+    int (*meeting_list)(struct store *s, int64_t user_id, const struct store_meeting_filter *f,
+                        struct store_meeting **out, size_t *n_out);
+    int (*meeting_set_status)(struct store *s, int64_t id, const struct store_status_change *c,
+                              struct store_meeting *out, char prev[STORE_STATUS_MAX]);
+    int (*meeting_patch_data)(struct store *s, int64_t user_id, int64_t id,
+                              const char *patch_json, struct store_meeting *out);
+    int (*meeting_purge)(struct store *s, int64_t user_id, int64_t id, struct store_meeting *out);
+    int (*segments_upsert)(struct store *s, int64_t meeting_id,
+                           const struct store_segment_in *segs, size_t n);
+    int (*segments_list)(struct store *s, int64_t meeting_id, int64_t since_ms,
+                         struct store_segment **out, size_t *n_out);
+    /* events_json non-NULL. */
+    int (*webhook_set)(struct store *s, int64_t user_id, const char *url, const char *secret,
+                       const char *events_json, struct store_webhook *out);
+    int (*webhook_get)(struct store *s, int64_t user_id, struct store_webhook *out);
+    int (*webhook_list)(struct store *s, int64_t user_id, struct store_webhook **out,
+                        size_t *n_out);
+    /* *created always written. */
+    int (*delivery_enqueue)(struct store *s, int64_t webhook_id, const char *event_id,
+                            const char *event_type, const char *body,
+                            int64_t next_attempt_at_ms, int *created);
+    int (*delivery_claim)(struct store *s, int64_t now_ms, int64_t lease_ms,
+                          struct store_delivery *out);
+    int (*delivery_succeed)(struct store *s, int64_t id, int attempt, int http_status,
+                            int64_t now_ms);
+    int (*delivery_fail)(struct store *s, int64_t id, int attempt, int http_status,
+                         const char *error, int64_t next_attempt_at_ms, int64_t now_ms);
+    int (*delivery_unclaim)(struct store *s, int64_t id, int attempt, int64_t now_ms);
+    /* status NULL = every status. */
+    int (*delivery_list)(struct store *s, const char *status, int64_t offset, int64_t limit,
+                         struct store_delivery **out, size_t *n_out);
 };
 
 extern const struct store_ops store_sqlite_ops;
