@@ -463,31 +463,35 @@ int api_bot_create(struct http_request *req, struct http_response *resp)
 
 /* --- GET /bots/status ---------------------------------------------------------- */
 
-int api_bot_status(struct http_request *req, struct http_response *resp)
+/* 200 {key: [each(meeting)...]} for the caller's meetings matching f; with
+ * count, also {"count": n} (what /bots/status answers). */
+static int reply_meeting_list(struct http_request *req, struct http_response *resp,
+                              const struct store_meeting_filter *f, const char *key,
+                              struct json_object *(*each)(const struct store_meeting *),
+                              int count)
 {
     struct api *a = api_of(req);
-    struct store_meeting_filter f = {.unfinished_only = 1};
     struct store_meeting *list;
     size_t n;
-    int rc = store_meeting_list(a->store, req->who.user_id, &f, &list, &n);
+    int rc = store_meeting_list(a->store, req->who.user_id, f, &list, &n);
     if (rc)
         return api_store_error(resp, rc, NULL);
     struct json_object *o = json_object_new_object();
     struct json_object *arr = json_object_new_array();
     rc = !o || !arr ? HARK_ENOMEM : 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        struct json_object *b = bot_status_json(&list[i]);
-        if (!b || json_object_array_add(arr, b)) {
-            json_object_put(b);
+        struct json_object *m = each(&list[i]);
+        if (!m || json_object_array_add(arr, m)) {
+            json_object_put(m);
             rc = HARK_ENOMEM;
         }
     }
     store_meeting_list_free(list, n);
     if (!rc) {
-        rc = json_add(o, "running_bots", arr);
+        rc = json_add(o, key, arr);
         arr = NULL;
     }
-    if (!rc)
+    if (!rc && count)
         rc = json_add_int(o, "count", (int64_t)n);
     json_object_put(arr);
     if (rc) {
@@ -495,6 +499,12 @@ int api_bot_status(struct http_request *req, struct http_response *resp)
         return rc;
     }
     return api_reply_put(resp, 200, o);
+}
+
+int api_bot_status(struct http_request *req, struct http_response *resp)
+{
+    struct store_meeting_filter f = {.unfinished_only = 1};
+    return reply_meeting_list(req, resp, &f, "running_bots", bot_status_json, 1);
 }
 
 /* --- PUT /bots/{platform}/{id}/config ------------------------------------------ */
@@ -665,7 +675,6 @@ static int in_list(const char *s, const char *const *list)
 
 int api_meeting_list(struct http_request *req, struct http_response *resp)
 {
-    struct api *a = api_of(req);
     struct store_meeting_filter f = {.limit = LIST_LIMIT_MAX};
     struct json_verr v;
     json_verr_init(&v);
@@ -682,32 +691,7 @@ int api_meeting_list(struct http_request *req, struct http_response *resp)
     json_verr_release(&v);
     if (f.limit == 0)
         f.limit = LIST_LIMIT_MAX;
-    struct store_meeting *list;
-    size_t n;
-    int rc = store_meeting_list(a->store, req->who.user_id, &f, &list, &n);
-    if (rc)
-        return api_store_error(resp, rc, NULL);
-    struct json_object *o = json_object_new_object();
-    struct json_object *arr = json_object_new_array();
-    rc = !o || !arr ? HARK_ENOMEM : 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct json_object *m = meeting_json(&list[i]);
-        if (!m || json_object_array_add(arr, m)) {
-            json_object_put(m);
-            rc = HARK_ENOMEM;
-        }
-    }
-    store_meeting_list_free(list, n);
-    if (!rc) {
-        rc = json_add(o, "meetings", arr);
-        arr = NULL;
-    }
-    json_object_put(arr);
-    if (rc) {
-        json_object_put(o);
-        return rc;
-    }
-    return api_reply_put(resp, 200, o);
+    return reply_meeting_list(req, resp, &f, "meetings", meeting_json, 0);
 }
 
 /* --- PATCH /meetings/{platform}/{id} ------------------------------------------- */
