@@ -36,11 +36,14 @@ LDLIBS    = $(WHISPER_LIBS) $(PKG_LIBS) -lpthread -lm
 WHISPER_DIR := $(BUILD)/whisper
 WHISPER_OUT := $(WHISPER_DIR)/p$(PORTABLE)-c$(CUDA)
 WHISPER_INC := -isystem $(WHISPER_OUT)/include
-# ggml's CPU backend is C++ (libstdc++); CUDA builds add the CUDA runtime.
+# ggml's CPU backend is C++ (libstdc++); CUDA builds add the CUDA runtime,
+# and NCCL when the toolkit has it (ggml's CMake then compiles it in).
+CUDA_LIB64 := /usr/local/cuda/lib64
 WHISPER_LIBS = $(WHISPER_OUT)/lib/libwhisper.a $(WHISPER_OUT)/lib/libggml.a \
                $(WHISPER_OUT)/lib/libggml-cpu.a $(WHISPER_OUT)/lib/libggml-base.a \
-               $(if $(filter 1,$(CUDA)),$(WHISPER_OUT)/lib/libggml-cuda.a -L/usr/local/cuda/lib64 \
-               -lcudart -lcublas -lcublasLt -lcuda) -lstdc++
+               $(if $(filter 1,$(CUDA)),$(WHISPER_OUT)/lib/libggml-cuda.a -L$(CUDA_LIB64) \
+               -lcudart -lcublas -lcublasLt -lcuda \
+               $(if $(wildcard $(CUDA_LIB64)/libnccl.so*),-lnccl)) -lstdc++
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/audio/*.c src/asr/*.c \
               src/store/*.c src/queue/*.c src/http/*.c src/bot/*.c src/ops/*.c))
