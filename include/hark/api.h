@@ -38,6 +38,13 @@ struct wlive;
  * call before serving. */
 void api_set_whisperlive(struct api *a, struct wlive *w);
 
+struct webhook_queue;
+/* Enables meeting webhooks: events are published on q (borrowed, must
+ * outlive the api; NULL publishes nothing). allow_private is the
+ * webhook_allow_private setting PUT /user/webhook checks URLs with
+ * (webhook_url_check()); 0 until this is called. Call before serving. */
+void api_set_webhooks(struct api *a, struct webhook_queue *q, int allow_private);
+
 /* The route table (static storage) and the authorize hook for
  * http_server_new(), which is given the struct api as its app. */
 const struct http_route *api_routes(size_t *n);

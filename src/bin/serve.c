@@ -177,6 +177,7 @@ static int start(struct serve *s)
         fprintf(stderr, "hark: cannot start webhook delivery: %s\n", hark_strerror(rc));
         return 1;
     }
+    api_set_webhooks(s->api, s->webhooks, wq.allow_private);
     struct http_config hc = http_settings(s->cfg);
     size_t n_routes;
     const struct http_route *routes = api_routes(&n_routes);

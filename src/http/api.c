@@ -15,6 +15,7 @@ static const struct http_route routes[] = {
     {"GET", "/readyz", api_readyz, HTTP_AUTH_NONE, NULL, 0},
     {"GET", "/metrics", api_metrics, HTTP_AUTH_NONE, NULL, 0},
     {"GET", "/auth/me", api_auth_me, HTTP_AUTH_USER, NULL, 0},
+    {"PUT", "/user/webhook", api_user_webhook_set, HTTP_AUTH_USER, NULL, 0},
     {"GET", "/ws", api_ws, HTTP_AUTH_NONE, NULL, 0}, /* authenticates in-band, as Vexa */
     {"GET", "/ws/audio", api_ws_audio, HTTP_AUTH_NONE, NULL, 0}, /* authenticates itself */
     {"POST", "/admin/users", api_admin_user_create, HTTP_AUTH_ADMIN, NULL, 0},
@@ -75,6 +76,12 @@ void api_set_engine(struct api *a, struct asr_engine *engine, struct jobq *jobs)
 }
 
 void api_set_whisperlive(struct api *a, struct wlive *w) { a->wlive = w; }
+
+void api_set_webhooks(struct api *a, struct webhook_queue *q, int allow_private)
+{
+    a->webhooks = q;
+    a->webhook_allow_private = allow_private;
+}
 
 /* X-API-Key as Vexa; "Authorization: Bearer" as OpenAI's clients send. */
 static const char *api_key_of(struct http_request *req)

@@ -587,6 +587,7 @@ static int stop_meeting(struct api *a, struct store_meeting *m, const char **mes
         return rc;
     store_meeting_release(m);
     *m = next;
+    api_meeting_changed(a, m, prev);
     *message = "Stop request accepted and is being processed.";
     if (!never_started)
         return 0;
@@ -599,6 +600,7 @@ static int stop_meeting(struct api *a, struct store_meeting *m, const char **mes
         return rc;
     store_meeting_release(m);
     *m = next;
+    api_meeting_changed(a, m, prev);
     *message = "Bot stopped before it started.";
     return 0;
 }

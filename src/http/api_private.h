@@ -15,6 +15,8 @@ struct api {
     struct asr_engine *engine;     /* NULL: no model loaded */
     struct jobq *jobs;             /* batch transcriptions */
     struct wlive *wlive;           /* /ws/audio; NULL: no streams */
+    struct webhook_queue *webhooks; /* NULL: meeting events are not published */
+    int webhook_allow_private;     /* for webhook_url_check() */
 };
 
 /* Handlers, one per route (see api.c for the table). */
@@ -46,6 +48,11 @@ int api_meeting_list(struct http_request *req, struct http_response *resp);
 int api_meeting_update(struct http_request *req, struct http_response *resp);
 int api_meeting_delete(struct http_request *req, struct http_response *resp);
 int api_transcript_get(struct http_request *req, struct http_response *resp);
+int api_user_webhook_set(struct http_request *req, struct http_response *resp); /* api_webhook.c */
+/* Publishes the webhooks of a status change the API made (m: the row after
+ * it, from: the status before; both borrowed). A failure is logged, never
+ * returned: the change stands and a client must not retry it. */
+void api_meeting_changed(struct api *a, const struct store_meeting *m, const char *from);
 
 /* Reads path parameter `name` as a positive id. On failure replies 422
  * (FastAPI's int_parsing shape) and returns HARK_EINVAL. */
