@@ -34,6 +34,12 @@ struct meeting_transition {
                           * "bot_callback" for a bot's report */
 };
 
+/* Vexa's MeetingResponse for m (borrowed), as GET /meetings shows it, and
+ * its `data` object alone ({} when the stored text is unreadable). Caller
+ * releases with json_object_put(); NULL on allocation failure. */
+struct json_object *meeting_json_new(const struct store_meeting *m);
+struct json_object *meeting_data_json_new(const struct store_meeting *m);
+
 /* "evt_" + 32 lowercase hex chars: the first 16 bytes of a BLAKE2b hash of
  * "meeting:<meeting_id>:<status>:<event_type>". HARK_EINVAL for a
  * meeting_id < 1 or an empty status or type; HARK_ECRYPTO if libsodium

@@ -17,6 +17,7 @@
 
 #include "api_private.h"
 #include "hark/json.h"
+#include "hark/meeting_events.h"
 #include "hark/log.h"
 #include "hark/mem.h"
 
@@ -166,55 +167,14 @@ static int add_time(struct json_object *o, const char *key, int64_t ms)
     return json_add(o, key, t);
 }
 
-/* The stored data object; "{}" when unreadable (never a reason to fail a
- * read). NULL only on allocation failure. */
-static struct json_object *data_json(const struct store_meeting *m)
-{
-    struct json_object *d = json_tokener_parse(m->data_json ? m->data_json : "{}");
-    if (d && !json_object_is_type(d, json_type_object)) {
-        json_object_put(d);
-        d = NULL;
-    }
-    return d ? d : json_object_new_object();
-}
-
 static const char *empty_null(const char *s) { return s && s[0] ? s : NULL; }
-
-/* Vexa's MeetingResponse. NULL on allocation failure. */
-static struct json_object *meeting_json(const struct store_meeting *m)
-{
-    struct json_object *o = json_object_new_object();
-    struct json_object *d = data_json(m);
-    if (!o || !d) {
-        json_object_put(o);
-        json_object_put(d);
-        return NULL;
-    }
-    /* data first: json_add() owns it even when it fails. */
-    if (json_add(o, "data", d) || json_add_int(o, "id", m->id) ||
-        json_add_int(o, "user_id", m->user_id) ||
-        json_add_str(o, "platform", m->platform) ||
-        json_add_str(o, "native_meeting_id", empty_null(m->native_meeting_id)) ||
-        json_add_str(o, "constructed_meeting_url", m->constructed_meeting_url) ||
-        json_add_str(o, "status", m->status) ||
-        json_add_str(o, "bot_container_id", m->bot_container_id) ||
-        add_time(o, "start_time", m->start_time_ms) || add_time(o, "end_time", m->end_time_ms) ||
-        json_add_str(o, "completion_reason", m->completion_reason) ||
-        json_add_str(o, "failure_stage", m->failure_stage) ||
-        add_time(o, "created_at", m->created_at_ms) ||
-        add_time(o, "updated_at", m->updated_at_ms)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
 
 /* Vexa's BotStatus for an unfinished meeting. */
 static struct json_object *bot_status_json(const struct store_meeting *m)
 {
     struct json_object *o = json_object_new_object();
     struct json_object *labels = json_object_new_object();
-    struct json_object *d = data_json(m);
+    struct json_object *d = meeting_data_json_new(m);
     int bad = !o || !labels || !d;
     if (!bad)
         bad = json_add_str(o, "container_id", m->bot_container_id) ||
@@ -453,7 +413,7 @@ int api_bot_create(struct http_request *req, struct http_response *resp)
     } else {
         log_info("api", "msg=\"bot requested\" meeting=%lld user=%lld platform=%s",
                  (long long)m.id, (long long)m.user_id, m.platform);
-        rc = api_reply_put(resp, 201, meeting_json(&m));
+        rc = api_reply_put(resp, 201, meeting_json_new(&m));
     }
     store_meeting_release(&m);
     json_object_put(data);
@@ -636,7 +596,7 @@ int api_bot_stop(struct http_request *req, struct http_response *resp)
         log_info("api", "msg=\"bot stop requested\" meeting=%lld status=%s", (long long)m.id,
                  m.status);
     }
-    struct json_object *o = meeting_json(&m);
+    struct json_object *o = meeting_json_new(&m);
     store_meeting_release(&m);
     if (!o || json_add_str(o, "message", message)) {
         json_object_put(o);
@@ -693,7 +653,7 @@ int api_meeting_list(struct http_request *req, struct http_response *resp)
     json_verr_release(&v);
     if (f.limit == 0)
         f.limit = LIST_LIMIT_MAX;
-    return reply_meeting_list(req, resp, &f, "meetings", meeting_json, 0);
+    return reply_meeting_list(req, resp, &f, "meetings", meeting_json_new, 0);
 }
 
 /* --- PATCH /meetings/{platform}/{id} ------------------------------------------- */
@@ -791,7 +751,7 @@ int api_meeting_update(struct http_request *req, struct http_response *resp)
         store_meeting_release(&m);
         return api_store_error(resp, rc, "Meeting not found");
     }
-    struct json_object *o = meeting_json(&m);
+    struct json_object *o = meeting_json_new(&m);
     store_meeting_release(&m);
     return api_reply_put(resp, 200, o);
 }
@@ -903,7 +863,7 @@ static struct json_object *transcript_json(const struct store_meeting *m,
 {
     struct json_object *o = json_object_new_object();
     struct json_object *arr = json_object_new_array();
-    struct json_object *d = data_json(m);
+    struct json_object *d = meeting_data_json_new(m);
     int bad = !o || !arr || !d;
     int64_t base = m->start_time_ms ? m->start_time_ms : m->created_at_ms;
     for (size_t i = 0; i < n && !bad; i++) {

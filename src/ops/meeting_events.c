@@ -37,8 +37,7 @@ static int add_time(struct json_object *o, const char *key, int64_t ms)
     return json_add_str(o, key, ms > 0 ? json_time_iso(ms, ts, sizeof ts) : NULL);
 }
 
-/* The stored data object; {} when unreadable. NULL on allocation failure. */
-static struct json_object *data_object(const struct store_meeting *m)
+struct json_object *meeting_data_json_new(const struct store_meeting *m)
 {
     struct json_object *d = json_tokener_parse(m->data_json ? m->data_json : "{}");
     if (d && !json_object_is_type(d, json_type_object)) {
@@ -48,11 +47,10 @@ static struct json_object *data_object(const struct store_meeting *m)
     return d ? d : json_object_new_object();
 }
 
-/* Vexa's MeetingResponse, as GET /meetings shows it. */
-static struct json_object *meeting_object(const struct store_meeting *m)
+struct json_object *meeting_json_new(const struct store_meeting *m)
 {
     struct json_object *o = json_object_new_object();
-    struct json_object *d = data_object(m);
+    struct json_object *d = meeting_data_json_new(m);
     if (!o || !d) {
         json_object_put(o);
         json_object_put(d);
@@ -98,7 +96,7 @@ int meeting_event_data(const struct store_meeting *m, const struct meeting_trans
     if (!t->from || !*t->from || !m->status || !*m->status)
         return HARK_EINVAL;
     struct json_object *o = json_object_new_object();
-    struct json_object *meeting = meeting_object(m);
+    struct json_object *meeting = meeting_json_new(m);
     struct json_object *change = change_object(m, t);
     if (!o || !meeting || !change) {
         json_object_put(o);
