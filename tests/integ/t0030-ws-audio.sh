@@ -171,11 +171,21 @@ def main():
         assert op == websocket.ABNF.OPCODE_CLOSE and code == 1003, (op, code)
     elif mode == "full":
         # Two streams hold both slots; a third is told to WAIT, then closed.
+        # A stream closed by the earlier cases frees its slot only when its
+        # last decode ends: while that drains, a new stream is told to WAIT.
         held = []
         for i in range(2):
-            ws = connect(api, key)
-            ws.send(json.dumps({"uid": "hold-%d" % i}))
-            expect_ready(ws, "hold-%d" % i)
+            for _ in range(100):
+                ws = connect(api, key)
+                ws.send(json.dumps({"uid": "hold-%d" % i}))
+                op, msg = recv(ws)
+                m = json.loads(msg)
+                if m.get("status") != "WAIT":
+                    break
+                ws.close()
+                time.sleep(0.2)
+            assert m == {"uid": "hold-%d" % i, "message": "SERVER_READY",
+                         "backend": "faster_whisper"}, m
             held.append(ws)
         ws = connect(root)
         ws.send(json.dumps({"uid": "third"}))
