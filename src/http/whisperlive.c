@@ -28,6 +28,28 @@ static int fail(char *err, size_t size, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* A JSON object of at most WL_OPTIONS_MAX_BYTES, or HARK_ETOOBIG /
+ * HARK_EPARSE with err set (what names the message, not_object is the
+ * message for anything else), HARK_ENOMEM. *out: json_object_put(). */
+static int parse_object(const void *data, size_t len, const char *what,
+                        struct json_object **out, char *err, size_t err_size,
+                        const char *not_object)
+{
+    *out = NULL;
+    if (len > WL_OPTIONS_MAX_BYTES)
+        return fail(err, err_size, HARK_ETOOBIG, "%s message larger than 64 KiB", what);
+    char why[128];
+    int rc = len ? json_parse(data, len, out, why, sizeof why) : HARK_EPARSE;
+    if (rc == HARK_ENOMEM)
+        return rc;
+    if (rc || !json_object_is_type(*out, json_type_object)) {
+        json_object_put(*out);
+        *out = NULL;
+        return fail(err, err_size, HARK_EPARSE, "%s", not_object);
+    }
+    return 0;
+}
+
 /* A peer's name for something: UTF-8 without control bytes (names end up
  * in logs, ids and messages; a binary options message is not checked as
  * text by the WebSocket layer). */
@@ -162,19 +184,12 @@ int wl_options_parse(const void *data, size_t len, struct wl_options *o, char *e
     memset(o, 0, sizeof *o);
     o->send_last_n = 10;
     err[0] = '\0';
-    if (len > WL_OPTIONS_MAX_BYTES)
-        return fail(err, err_size, HARK_ETOOBIG, "%s", "options message larger than 64 KiB");
-    struct json_object *obj = NULL;
-    char why[128];
-    int rc = len ? json_parse(data, len, &obj, why, sizeof why) : HARK_EPARSE;
-    if (rc == HARK_ENOMEM)
+    struct json_object *obj;
+    int rc = parse_object(data, len, "options", &obj, err, err_size,
+                          "the first message must be a JSON object of options "
+                          "({\"uid\", \"language\", \"task\", \"model\", \"use_vad\"})");
+    if (rc)
         return rc;
-    if (rc || !json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        return fail(err, err_size, HARK_EPARSE, "%s",
-                    "the first message must be a JSON object of options "
-                    "({\"uid\", \"language\", \"task\", \"model\", \"use_vad\"})");
-    }
     rc = parse_fields(obj, o, err, err_size);
     json_object_put(obj);
     return rc;
@@ -238,19 +253,12 @@ int wl_control_parse(const void *data, size_t len, int binary, struct wl_control
     }
     if (binary)
         return HARK_ENOENT;
-    if (len > WL_OPTIONS_MAX_BYTES)
-        return fail(err, err_size, HARK_ETOOBIG, "%s", "control message larger than 64 KiB");
-    struct json_object *obj = NULL;
-    char why[128];
-    int rc = len ? json_parse(data, len, &obj, why, sizeof why) : HARK_EPARSE;
-    if (rc == HARK_ENOMEM)
+    struct json_object *obj;
+    int rc = parse_object(data, len, "control", &obj, err, err_size,
+                          "text messages after the options must be END_OF_AUDIO or "
+                          "{\"speaker\": \"...\"}; audio goes in binary messages");
+    if (rc)
         return rc;
-    if (rc || !json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        return fail(err, err_size, HARK_EPARSE, "%s",
-                    "text messages after the options must be END_OF_AUDIO or "
-                    "{\"speaker\": \"...\"}; audio goes in binary messages");
-    }
     const char *s = "";
     struct json_object *f;
     int r = json_object_object_get_ex(obj, "speaker", &f) ? opt_string(obj, "speaker", 0,
