@@ -18,6 +18,11 @@ struct api;
 
 struct api_config {
     int default_max_concurrent_bots;   /* for users created without one; 3 */
+    int rtmp_port_first;               /* rtmp URLs when no bot manager runs; 19350 */
+    const char *data_dir;              /* borrowed; recordings and audio logs live
+                                        * under it; NULL: no recordings (404) */
+    const char *file_source_dir;       /* borrowed; file:// bot sources must lie
+                                        * inside it; NULL or "": refused */
 };
 struct api_config api_config_default(void);
 
@@ -44,6 +49,16 @@ struct webhook_queue;
  * webhook_allow_private setting PUT /user/webhook checks URLs with
  * (webhook_url_check()); 0 until this is called. Call before serving. */
 void api_set_webhooks(struct api *a, struct webhook_queue *q, int allow_private);
+
+struct live;
+/* Enables /ws event delivery from hub l (live.h; borrowed, must outlive
+ * the api). Call before serving. */
+void api_set_live(struct api *a, struct live *l);
+
+struct botmgr;
+/* Runs bots: POST /bots starts one through m, DELETE /bots stops it
+ * (botmgr.h; borrowed, must outlive the api). Call before serving. */
+void api_set_bots(struct api *a, struct botmgr *m);
 
 /* The route table (static storage) and the authorize hook for
  * http_server_new(), which is given the struct api as its app. */

@@ -344,6 +344,16 @@ HARK_MUST_CHECK int store_segments_upsert(struct store *s, int64_t meeting_id,
 HARK_MUST_CHECK int store_segments_list(struct store *s, int64_t meeting_id, int64_t since_ms,
                                         struct store_segment **out, size_t *n_out);
 
+/* Deletes the meeting's segments that start at or after start_ms (>= 0):
+ * what a resumed transcription will produce again. *n_deleted may be NULL. */
+HARK_MUST_CHECK int store_segments_delete_from(struct store *s, int64_t meeting_id,
+                                               int64_t start_ms, int64_t *n_deleted);
+/* Every user's unfinished meetings, oldest first: what the bot manager
+ * reconciles on start. *out: free with store_meeting_list_free(); NULL when
+ * *n_out is 0. */
+HARK_MUST_CHECK int store_meeting_unfinished_all(struct store *s, struct store_meeting **out,
+                                                 size_t *n_out);
+
 /* --- webhooks and their delivery queue (src/store/store_webhooks.c) ------- */
 struct store_webhook {
     int64_t id;

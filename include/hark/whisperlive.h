@@ -139,8 +139,8 @@ HARK_MUST_CHECK int wl_transcript_message(struct wl_transcript *t, struct hbuf *
 
 /* ---- 2. the service --------------------------------------------------------- */
 
-struct streamer;
-struct store;
+struct pipeline;
+struct notify;
 
 struct wlive_config {
     const char *listen;   /* borrowed; "host:port" of the no-key listener, NULL
@@ -153,16 +153,21 @@ struct wlive_config wlive_config_default(void);
 
 struct wlive;
 
-/* Starts the service: streams run on streamer; the listener, if any, is
- * started. Its user is looked up in store for each connection (a warning
- * is logged now if it does not exist yet; connections then get 503).
- * streamer and store are borrowed and must outlive the service; c is
- * copied. HARK_ECONFIG when listen is set without user; listener errors as
+/* Starts the service: each connection becomes a `stream` meeting whose
+ * audio runs through pipeline (pipeline.h) and whose status changes go
+ * through n (notify.h); the listener, if any, is started. Its user is
+ * looked up in n->store for each connection (a warning is logged now if it
+ * does not exist yet; connections then get 503). pipeline and n's members
+ * are borrowed and must outlive the service; c and n are copied.
+ * HARK_ECONFIG when listen is set without user; listener errors as
  * http_server_new(). *out is stopped with wlive_stop() and freed with
  * wlive_free(). /ws/audio on the API's server reaches it through
  * api_set_whisperlive() (api.h). */
-HARK_MUST_CHECK int wlive_new(const struct wlive_config *c, struct streamer *streamer,
-                              struct store *store, struct wlive **out);
+HARK_MUST_CHECK int wlive_new(const struct wlive_config *c, struct pipeline *pipeline,
+                              const struct notify *n, struct wlive **out);
+/* The owner stopped meeting_id (DELETE /bots): its connection, if any, is
+ * sent {"message": "DISCONNECT"} and closed; the meeting then completes. */
+void wlive_stop_meeting(struct wlive *w, int64_t meeting_id);
 /* The listener's bound port; 0 without a listener. */
 int wlive_port(const struct wlive *w);
 /* Stops: new connections are refused (503 on /ws/audio), every open one is

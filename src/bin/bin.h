@@ -50,6 +50,7 @@ int cmd_admin(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
+int cmd_bot(int argc, char **argv);
 
 struct webhook_queue_config;
 /* The webhook_* keys as a delivery-queue config (webhook_cli.c); prints the

@@ -18,6 +18,7 @@ static int usage(FILE *f)
             "  backup    write an online, consistent copy of the store\n"
             "  config    print the configuration keys (--doc) or effective values\n"
             "  webhook   set a user's webhook, send it a test event, list deliveries\n"
+            "  bot       one meeting participant (started by serve's bot manager)\n"
             "  version   print the version\n"
             "\n"
             "Every configuration key is also a flag: --listen 127.0.0.1:8056, --data DIR.\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
         return cmd_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "webhook"))
         return cmd_webhook(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bot"))
+        return cmd_bot(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("hark %s\n", HARK_VERSION);
         return 0;

@@ -4,17 +4,23 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "bin.h"
 #include "hark/api.h"
 #include "hark/asr.h"
 #include "hark/auth.h"
+#include "hark/bot.h"
+#include "hark/botmgr.h"
 #include "hark/clock.h"
 #include "hark/config.h"
 #include "hark/http.h"
 #include "hark/jobq.h"
+#include "hark/live.h"
 #include "hark/log.h"
 #include "hark/metrics.h"
+#include "hark/notify.h"
+#include "hark/pipeline.h"
 #include "hark/store.h"
 #include "hark/stream.h"
 #include "hark/version.h"
@@ -33,6 +39,11 @@ struct serve {
     struct wlive *wlive;
     struct http_server *http;
     struct webhook_queue *webhooks;
+    struct live *live;
+    struct notify notify;
+    struct pipeline *pipeline;
+    struct bot_driver *driver;
+    struct botmgr *bots;
 };
 
 /* Each connection is a file descriptor: lift the soft limit to the hard one
@@ -90,27 +101,77 @@ static void announce_admin_key(const char *key)
     printf("hark: admin API key (shown once): %s\n", key);
 }
 
-/* Live streams on the engine: /ws/audio and the WhisperLive listener. */
+/* Live streams on the engine: meetings, /ws/audio, the WhisperLive
+ * listener. */
 static int start_streams(struct serve *s)
 {
     struct streamer_config sc = streamer_config_default();
     sc.max_streams = (int)config_get_int(s->cfg, "max_streams");
     sc.vad_model = config_get_str(s->cfg, "vad_model");
+    int rc = streamer_new(s->engine, &sc, &s->streamer);
+    if (rc)
+        fprintf(stderr, "hark: cannot start live streams: %s\n", hark_strerror(rc));
+    return rc ? 1 : 0;
+}
+
+static int start_whisperlive(struct serve *s)
+{
     struct wlive_config wc = wlive_config_default();
     wc.listen = config_get_str(s->cfg, "whisperlive_listen");
     wc.user = config_get_str(s->cfg, "whisperlive_user");
     wc.http = http_settings(s->cfg);
-    int rc = streamer_new(s->engine, &sc, &s->streamer);
-    if (!rc)
-        rc = wlive_new(&wc, s->streamer, s->store, &s->wlive);
+    int rc = wlive_new(&wc, s->pipeline, &s->notify, &s->wlive);
     if (rc) {
-        fprintf(stderr, "hark: cannot start live streams%s%s: %s\n",
+        fprintf(stderr, "hark: cannot start /ws/audio%s%s: %s\n",
                 wc.listen ? " / whisperlive_listen " : "", wc.listen ? wc.listen : "",
                 rc == HARK_ECONFIG ? "whisperlive_listen needs whisperlive_user"
                                    : hark_strerror(rc));
         return 1;
     }
     api_set_whisperlive(s->api, s->wlive);
+    return 0;
+}
+
+/* Meetings: audio logs and recordings under the data dir, bots as child
+ * processes of this one. Needs the streamer (a model). */
+static int start_meetings(struct serve *s)
+{
+    char audio[4096], recordings[4096], self[4096];
+    const char *data = config_get_str(s->cfg, "data");
+    snprintf(audio, sizeof audio, "%s/audio", data);
+    snprintf(recordings, sizeof recordings, "%s/recordings", data);
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "hark: cannot find its own program for bots\n");
+        return 1;
+    }
+    self[n] = '\0';
+    struct pipeline_config pc = pipeline_config_default();
+    pc.audio_dir = audio;
+    pc.recordings_dir = recordings;
+    struct bot_process_config dc = bot_process_config_default();
+    struct botmgr_config bc = botmgr_config_default();
+    bc.hark_path = self;
+    bc.rtmp_host = config_get_str(s->cfg, "rtmp_host");
+    bc.rtmp_port_first = (int)config_get_int(s->cfg, "rtmp_port_first");
+    bc.rtmp_port_count = (int)config_get_int(s->cfg, "rtmp_port_count");
+    bc.connect_timeout_ms = (int)config_get_int(s->cfg, "bot_connect_timeout");
+    bc.limits.memory_bytes = (uint64_t)config_get_int(s->cfg, "bot_memory_limit");
+    int rc = pipeline_new(&pc, s->streamer, &s->notify, &s->pipeline);
+    if (rc) {
+        fprintf(stderr, "hark: cannot start meetings under %s: %s\n", data, hark_strerror(rc));
+        return 1;
+    }
+    if (start_whisperlive(s))
+        return 1;
+    rc = bot_process_driver_new(&dc, &s->driver);
+    if (!rc)
+        rc = botmgr_new(&bc, s->driver, s->pipeline, &s->notify, &s->bots);
+    if (rc) {
+        fprintf(stderr, "hark: cannot start the bot manager: %s\n", hark_strerror(rc));
+        return 1;
+    }
+    api_set_bots(s->api, s->bots);
     return 0;
 }
 
@@ -160,7 +221,12 @@ static int start(struct serve *s)
         log_warn("serve", "msg=\"unfinished jobs marked failed\" n=%lld", (long long)lost);
     struct api_config ac = api_config_default();
     ac.default_max_concurrent_bots = (int)config_get_int(s->cfg, "default_max_concurrent_bots");
+    ac.rtmp_port_first = (int)config_get_int(s->cfg, "rtmp_port_first");
+    ac.data_dir = config_get_str(s->cfg, "data");
+    ac.file_source_dir = config_get_str(s->cfg, "file_source_dir");
+    struct live_config lc = live_config_default();
     if ((rc = metrics_new(&s->metrics)) || (rc = process_metrics(s->metrics)) ||
+        (rc = live_new(&lc, &s->live)) ||
         (rc = api_new(&ac, s->store, s->auth, s->metrics, &s->api))) {
         fprintf(stderr, "hark: %s\n", hark_strerror(rc));
         return 1;
@@ -178,13 +244,24 @@ static int start(struct serve *s)
         return 1;
     }
     api_set_webhooks(s->api, s->webhooks, wq.allow_private);
+    s->notify = (struct notify){.store = s->store, .webhooks = s->webhooks, .live = s->live};
+    if (s->streamer && start_meetings(s))
+        return 1;
     struct http_config hc = http_settings(s->cfg);
     size_t n_routes;
     const struct http_route *routes = api_routes(&n_routes);
+    api_set_live(s->api, s->live);
     rc = http_server_new(&hc, routes, n_routes, api_authorize, s->api, s->metrics, &s->http);
     if (rc) {
         fprintf(stderr, "hark: cannot serve HTTP on %s: %s\n", hc.listen, hark_strerror(rc));
         return 1;
+    }
+    if (s->bots) { /* bots link back to the bound port */
+        botmgr_set_link_port(s->bots, http_server_port(s->http));
+        if ((rc = botmgr_start(s->bots))) {
+            fprintf(stderr, "hark: cannot start the bot manager: %s\n", hark_strerror(rc));
+            return 1;
+        }
     }
     return 0;
 }
@@ -192,13 +269,18 @@ static int start(struct serve *s)
 static void stop(struct serve *s)
 {
     jobq_free(s->jobs); /* waiting uploads get 503 before the server drains */
+    botmgr_shutdown(s->bots); /* bots end; their links settle their meetings */
     wlive_stop(s->wlive); /* streams hear DISCONNECT before their sockets go */
     http_server_free(s->http);
+    botmgr_free(s->bots);
+    bot_driver_free(s->driver);
+    pipeline_free(s->pipeline);
     wlive_free(s->wlive);
     streamer_free(s->streamer);
     asr_engine_free(s->engine);
     webhook_queue_free(s->webhooks); /* an attempt in flight is handed back */
     api_free(s->api);
+    live_free(s->live);
     metrics_free(s->metrics);
     auth_free(s->auth);
     store_free(s->store);

@@ -40,6 +40,9 @@ static const struct config_key keys[] = {
      "How long a store writer waits for a lock before failing with 503."},
     {"default_max_concurrent_bots", CONFIG_INT, "3", 0, 10000,
      "max_concurrent_bots for users created without one."},
+    {"file_source_dir", CONFIG_STRING, "", 0, 0,
+     "Directory whose files POST /bots may name as file:/// sources (symlinks resolved, "
+     "must stay inside it); empty: file:// sources are refused."},
     {"asr_engine", CONFIG_STRING, "whisper", 0, 0,
      "whisper (whisper.cpp in process, needs model) or remote (an OpenAI-compatible server)."},
     {"remote_url", CONFIG_STRING, NULL, 0, 0,
@@ -73,6 +76,16 @@ static const struct config_key keys[] = {
      "127.0.0.1:9090; unset: off. Bind it to trusted networks only. See docs/whisperlive.md."},
     {"whisperlive_user", CONFIG_STRING, NULL, 0, 0,
      "Email or id of the user who owns whisperlive_listen connections; required with it."},
+    {"rtmp_host", CONFIG_STRING, "127.0.0.1", 0, 0,
+     "Address rtmp bots listen on for their publisher (one port per meeting)."},
+    {"rtmp_port_first", CONFIG_INT, "19350", 1, 65535,
+     "First port of the rtmp ingest range; rtmp_port_count ports from it."},
+    {"rtmp_port_count", CONFIG_INT, "100", 1, 10000,
+     "rtmp meetings live at once (ports in the range); past it POST /bots answers 503."},
+    {"bot_connect_timeout", CONFIG_MS, "30s", 1000, 3600000,
+     "A bot that has not linked back to the API within it is killed and its meeting fails."},
+    {"bot_memory_limit", CONFIG_BYTES, "0", 0, 1LL << 40,
+     "Address-space limit of each bot process; 0: none."},
 };
 
 const struct config_key *settings_keys(size_t *n)

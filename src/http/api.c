@@ -18,6 +18,7 @@ static const struct http_route routes[] = {
     {"PUT", "/user/webhook", api_user_webhook_set, HTTP_AUTH_USER, NULL, 0},
     {"GET", "/ws", api_ws, HTTP_AUTH_NONE, NULL, 0}, /* authenticates in-band, as Vexa */
     {"GET", "/ws/audio", api_ws_audio, HTTP_AUTH_NONE, NULL, 0}, /* authenticates itself */
+    {"GET", "/bots/internal/link", api_bot_link, HTTP_AUTH_NONE, NULL, 0}, /* bot token */
     {"POST", "/admin/users", api_admin_user_create, HTTP_AUTH_ADMIN, NULL, 0},
     {"GET", "/admin/users", api_admin_user_list, HTTP_AUTH_ADMIN, NULL, 0},
     {"GET", "/admin/users/{user_id}", api_admin_user_get, HTTP_AUTH_ADMIN, NULL, 0},
@@ -39,6 +40,7 @@ static const struct http_route routes[] = {
     {"PATCH", "/meetings/{platform}/{native_meeting_id}", api_meeting_update, HTTP_AUTH_USER, "tx", 0},
     {"DELETE", "/meetings/{platform}/{native_meeting_id}", api_meeting_delete, HTTP_AUTH_USER, "tx", 0},
     {"GET", "/transcripts/{platform}/{native_meeting_id}", api_transcript_get, HTTP_AUTH_USER, "tx", 0},
+    {"GET", "/recordings/{platform}/{native_meeting_id}", api_recording_get, HTTP_AUTH_USER, "tx", 0},
 };
 
 const struct http_route *api_routes(size_t *n)
@@ -49,7 +51,7 @@ const struct http_route *api_routes(size_t *n)
 
 struct api_config api_config_default(void)
 {
-    struct api_config c = {.default_max_concurrent_bots = 3};
+    struct api_config c = {.default_max_concurrent_bots = 3, .rtmp_port_first = 19350};
     return c;
 }
 
@@ -82,6 +84,10 @@ void api_set_webhooks(struct api *a, struct webhook_queue *q, int allow_private)
     a->webhooks = q;
     a->webhook_allow_private = allow_private;
 }
+
+void api_set_live(struct api *a, struct live *l) { a->live = l; }
+
+void api_set_bots(struct api *a, struct botmgr *m) { a->bots = m; }
 
 /* X-API-Key as Vexa; "Authorization: Bearer" as OpenAI's clients send. */
 static const char *api_key_of(struct http_request *req)

@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "api_private.h"
+#include "hark/botmgr.h"
+#include "hark/whisperlive.h"
 #include "hark/json.h"
 #include "hark/meeting_events.h"
 #include "hark/log.h"
@@ -31,7 +33,6 @@
 #define LIST_LIMIT_MAX 1000
 /* Where Hark's RTMP ingest listens; the RTMP source is built later and
  * will take its address from configuration. */
-#define RTMP_PORT 1935
 #define RTMP_KEY_BYTES 16
 
 enum platform_kind { PLATFORM_HARK, PLATFORM_BROWSER };
@@ -207,11 +208,12 @@ struct bot_request {
     const char *bot_name;
     const char *language;
     const char *task;
-    const char *source_url;
+    const char *source_url;    /* a file:/// one points at source_file */
     const char *tier;
     int realtime;              /* -1 absent */
     int recording_enabled;     /* -1 absent */
     int transcribe_enabled;    /* -1 absent */
+    char source_file[SOURCE_URL_MAX + 1]; /* file://<resolved path> */
 };
 
 static int language_ok(const char *s) { return all_of(s, 2, LANGUAGE_MAX, LOWER "-"); }
@@ -240,9 +242,24 @@ static void check_language_task(struct json_object *body, struct json_verr *v,
                       NULL);
 }
 
-/* Reads and checks the body; collects every problem into v. */
-static void bot_request_parse(struct json_object *body, struct bot_request *r,
+/* A file:/// source must be a file inside file_source_dir (borrowed);
+ * source_url then names the file it resolves to. */
+static void check_file_source(struct bot_request *r, const char *file_source_dir,
                               struct json_verr *v)
+{
+    const char *why;
+    if (strncmp(r->source_url, "file://", 7))
+        return;
+    if (api_file_source_resolve(file_source_dir, r->source_url, r->source_file,
+                                sizeof r->source_file, &why))
+        json_verr_add(v, "body.source_url", why, "value_error", NULL);
+    else
+        r->source_url = r->source_file;
+}
+
+/* Reads and checks the body; collects every problem into v. */
+static void bot_request_parse(struct json_object *body, const char *file_source_dir,
+                              struct bot_request *r, struct json_verr *v)
 {
     memset(r, 0, sizeof *r);
     r->realtime = r->recording_enabled = r->transcribe_enabled = -1;
@@ -282,12 +299,14 @@ static void bot_request_parse(struct json_object *body, struct bot_request *r,
                       "URL should start with file:///, http:// or https:// and contain no "
                       "spaces or control characters",
                       "url_scheme", NULL);
+    else if (got == 1)
+        check_file_source(r, file_source_dir, v);
     if (json_field_bool(body, "realtime", v, &b) == 1)
         r->realtime = b;
 }
 
 /* rtmp://HOST:PORT/live/KEY with HOST the name the client reached us by. */
-static int rtmp_url(struct http_request *req, const char *key, char *buf, size_t size)
+static int rtmp_url(struct http_request *req, const char *key, int port, char *buf, size_t size)
 {
     const char *host = http_header(req, "Host");
     char name[256] = "127.0.0.1";
@@ -299,12 +318,13 @@ static int rtmp_url(struct http_request *req, const char *key, char *buf, size_t
             name[n] = '\0';
         }
     }
-    int n = snprintf(buf, size, "rtmp://%s:%d/live/%s", name, RTMP_PORT, key);
+    int n = snprintf(buf, size, "rtmp://%s:%d/live/%s", name, port, key);
     return n > 0 && (size_t)n < size ? 0 : HARK_ETOOBIG;
 }
 
 /* The data object a new meeting starts with: what the request chose. */
-static struct json_object *bot_data(const struct bot_request *r, const char *rtmp_key)
+static struct json_object *bot_data(const struct bot_request *r, const char *rtmp_key,
+                                    int rtmp_port)
 {
     struct json_object *d = json_object_new_object();
     if (!d)
@@ -326,7 +346,8 @@ static struct json_object *bot_data(const struct bot_request *r, const char *rtm
     if (r->transcribe_enabled >= 0)
         err = err || json_add_bool(d, "transcribe_enabled", r->transcribe_enabled);
     if (rtmp_key)
-        err = err || json_add_str(d, "rtmp_key", rtmp_key);
+        err = err || json_add_str(d, "rtmp_key", rtmp_key) ||
+              json_add_int(d, "rtmp_port", rtmp_port);
     if (err) {
         json_object_put(d);
         return NULL;
@@ -357,6 +378,32 @@ static int reply_create_error(struct http_response *resp, int rc, const struct b
     return r2 ? r2 : rc;
 }
 
+/* An ingest port of the bot manager's range. Without a manager (no model)
+ * nothing will listen: the meeting is recorded with the range's first. */
+static int reserve_rtmp_port(struct api *a, struct http_response *resp, int *port)
+{
+    *port = a->cfg.rtmp_port_first;
+    if (!a->bots || !botmgr_reserve_port(a->bots, port))
+        return 0;
+    http_reply_header(resp, "Retry-After", "60");
+    int rc = http_reply_error(resp, 503, "rtmp_ports_exhausted",
+                              "Every rtmp ingest port is in use; retry when a stream ends");
+    return rc ? rc : HARK_EBUSY;
+}
+
+/* Starts the bot of a new meeting; a failure has failed the meeting, so m
+ * is read again to answer with what it is now. */
+static void launch(struct api *a, struct store_meeting *m)
+{
+    if (!a->bots || !strcmp(m->platform, "stream") || !botmgr_launch(a->bots, m))
+        return;
+    struct store_meeting now;
+    if (store_meeting_get(a->store, m->user_id, m->id, &now))
+        return;
+    store_meeting_release(m);
+    *m = now;
+}
+
 int api_bot_create(struct http_request *req, struct http_response *resp)
 {
     struct api *a = api_of(req);
@@ -367,7 +414,7 @@ int api_bot_create(struct http_request *req, struct http_response *resp)
     struct bot_request r;
     struct json_verr v;
     json_verr_init(&v);
-    bot_request_parse(body, &r, &v);
+    bot_request_parse(body, a->cfg.file_source_dir, &r, &v);
     if (json_verr_count(&v) || v.oom) {
         rc = reply_verr(resp, &v);
         json_object_put(body);
@@ -381,18 +428,19 @@ int api_bot_create(struct http_request *req, struct http_response *resp)
     }
     char key[RTMP_KEY_BYTES * 2 + 1], url[400];
     const char *constructed = r.source_url;
-    int rtmp = !strcmp(r.platform, "rtmp");
+    int rtmp = !strcmp(r.platform, "rtmp"), port = 0;
     if (rtmp) {
+        rc = reserve_rtmp_port(a, resp, &port);
         unsigned char raw[RTMP_KEY_BYTES];
         randombytes_buf(raw, sizeof raw);
         sodium_bin2hex(key, sizeof key, raw, sizeof raw);
-        if ((rc = rtmp_url(req, key, url, sizeof url))) {
+        if (rc || (rc = rtmp_url(req, key, port, url, sizeof url))) {
             json_object_put(body);
             return rc;
         }
         constructed = url;
     }
-    struct json_object *data = bot_data(&r, rtmp ? key : NULL);
+    struct json_object *data = bot_data(&r, rtmp ? key : NULL, port);
     const char *data_text = data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN)
                                  : NULL;
     if (!data_text) {
@@ -409,10 +457,13 @@ int api_bot_create(struct http_request *req, struct http_response *resp)
     int limit = 0;
     rc = store_meeting_create(a->store, req->who.user_id, &nm, &m, &limit);
     if (rc) {
+        if (port && a->bots)
+            botmgr_release_port(a->bots, port);
         rc = reply_create_error(resp, rc, &r, limit);
     } else {
         log_info("api", "msg=\"bot requested\" meeting=%lld user=%lld platform=%s",
                  (long long)m.id, (long long)m.user_id, m.platform);
+        launch(a, &m);
         rc = api_reply_put(resp, 201, meeting_json_new(&m));
     }
     store_meeting_release(&m);
@@ -595,6 +646,10 @@ int api_bot_stop(struct http_request *req, struct http_response *resp)
     } else {
         log_info("api", "msg=\"bot stop requested\" meeting=%lld status=%s", (long long)m.id,
                  m.status);
+        if (a->bots)
+            (void)botmgr_stop(a->bots, m.id);
+        if (a->wlive && !strcmp(m.platform, "stream"))
+            wlive_stop_meeting(a->wlive, m.id);
     }
     struct json_object *o = meeting_json_new(&m);
     store_meeting_release(&m);
@@ -782,6 +837,9 @@ int api_meeting_delete(struct http_request *req, struct http_response *resp)
         return api_store_error(resp, rc, "Meeting not found");
     log_info("api", "msg=\"meeting purged\" meeting=%lld user=%lld", (long long)id,
              (long long)req->who.user_id);
+    /* After the purge: a failure before it leaves the audio with the
+     * transcript it belongs to. */
+    api_recording_remove(a, id);
     struct json_object *o = json_object_new_object();
     char msg[320];
     snprintf(msg, sizeof msg,

@@ -17,6 +17,8 @@ struct api {
     struct wlive *wlive;           /* /ws/audio; NULL: no streams */
     struct webhook_queue *webhooks; /* NULL: meeting events are not published */
     int webhook_allow_private;     /* for webhook_url_check() */
+    struct live *live;             /* /ws event hub; NULL: nothing is delivered */
+    struct botmgr *bots;           /* NULL: bots are recorded but never run */
 };
 
 /* Handlers, one per route (see api.c for the table). */
@@ -48,7 +50,17 @@ int api_meeting_list(struct http_request *req, struct http_response *resp);
 int api_meeting_update(struct http_request *req, struct http_response *resp);
 int api_meeting_delete(struct http_request *req, struct http_response *resp);
 int api_transcript_get(struct http_request *req, struct http_response *resp);
+int api_bot_link(struct http_request *req, struct http_response *resp); /* api_botlink.c */
 int api_user_webhook_set(struct http_request *req, struct http_response *resp); /* api_webhook.c */
+int api_recording_get(struct http_request *req, struct http_response *resp); /* api_recordings.c */
+/* Removes meeting_id's recording (and a stale .tmp) and audio log under
+ * cfg.data_dir; missing files are fine, failures are logged (api_recordings.c). */
+void api_recording_remove(struct api *a, int64_t meeting_id);
+/* Checks a file:/// source URL against dir (borrowed; NULL or "": none
+ * allowed) and writes "file://<resolved path>" into out. HARK_EINVAL with
+ * *why (static) saying what is wrong (api_filesource.c). */
+int api_file_source_resolve(const char *dir, const char *url, char *out, size_t size,
+                            const char **why);
 /* Publishes the webhooks of a status change the API made (m: the row after
  * it, from: the status before; both borrowed). A failure is logged, never
  * returned: the change stands and a client must not retry it. */

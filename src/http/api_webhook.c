@@ -8,6 +8,7 @@
 #include "hark/log.h"
 #include "hark/meeting_events.h"
 #include "hark/mem.h"
+#include "hark/notify.h"
 #include "hark/webhook.h"
 
 /* Vexa v0.10's limit for webhook_secret. */
@@ -144,13 +145,6 @@ int api_user_webhook_set(struct http_request *req, struct http_response *resp)
 
 void api_meeting_changed(struct api *a, const struct store_meeting *m, const char *from)
 {
-    struct meeting_transition t = {.from = from, .source = "user"};
-    size_t n;
-    int rc = meeting_events_publish(a->webhooks, m, &t, &n);
-    if (rc)
-        log_error("api", "msg=\"cannot queue meeting webhooks\" meeting=%lld status=%s err=%s",
-                  (long long)m->id, m->status, hark_strerror(rc));
-    else if (n)
-        log_info("api", "msg=\"meeting webhooks queued\" meeting=%lld status=%s n=%zu",
-                 (long long)m->id, m->status, n);
+    struct notify n = {.store = a->store, .webhooks = a->webhooks, .live = a->live};
+    notify_changed(&n, m, from, "user");
 }

@@ -1,13 +1,14 @@
-/* GET /ws/audio and the no-key WhisperLive listener: one connection drives
- * one live stream (stream.h) and gets its segments back in WhisperLive's
- * shapes (whisperlive.h, docs/whisperlive.md).
+/* GET /ws/audio and the no-key WhisperLive listener: one connection is one
+ * `stream` meeting, named by the client's uid, and gets its segments back
+ * in WhisperLive's shapes (whisperlive.h, docs/whisperlive.md).
  *
- * Two threads per connection: the upgrade thread reads messages and feeds
- * the stream; a sender thread waits for stream events and sends segments
- * messages (ws_conn sends are safe beside a reader). The reader stops
- * reading while the stream is more than MAX_AHEAD_MS of audio ahead of its
- * decoder, so a client pushing faster than real time is slowed by TCP
- * instead of growing the window. */
+ * The upgrade thread reads messages and appends the audio to the meeting's
+ * pipeline (pipeline.h: audio log, stream, store, /ws, webhooks). The
+ * pipeline's collector thread hands every stream event to this connection
+ * too (observe()), which sends the segments message (ws_conn sends are safe
+ * beside a reader). The client's end (END_OF_AUDIO or closing) ends the
+ * meeting: what was received is transcribed, then it completes with
+ * reason_detail "source_ended". */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,11 @@
 #include "hark/auth.h"
 #include "hark/log.h"
 #include "hark/mem.h"
-#include "hark/stream.h"
+#include "hark/notify.h"
+#include "hark/pipeline.h"
 #include "hark/whisperlive.h"
 #include "hark/ws.h"
 
-#define MAX_AHEAD_MS 10000     /* audio fed but not yet decoded, at most */
-#define EVENT_WAIT_MS 100      /* the sender's poll, bounds how fast it sees quit */
 #define STOP_WAIT_MS 10000     /* wlive_stop() waits this long for sessions */
 /* WhisperLive names its backend; its own client keeps completed segments
  * only for "faster_whisper", whose segment semantics Hark's follow. */
@@ -39,18 +39,19 @@ struct session {
     char req_id[24];
     char uid[WL_UID_MAX + 1];   /* written under w->lock */
     struct ws_conn *conn;       /* set under w->lock once the socket is ours */
-    struct stream *st;
+    int64_t meeting_id;         /* set under w->lock once bound */
+    struct pipeline_run *run;
     struct wl_transcript *tr;   /* guarded by lock */
+    struct hbuf msg;            /* guarded by lock */
     pthread_mutex_t lock;
     uint64_t fed;               /* samples fed; reader thread only */
-    int quit;                   /* sender: stop now (under lock) */
-    int warned_clamp;
+    int warned_clamp, send_failed;
     struct session *next;       /* w->sessions */
 };
 
 struct wlive {
-    struct streamer *streamer;
-    struct store *store;
+    struct pipeline *pipeline;
+    struct notify notify;
     struct http_server *listener;
     char *listen_user;          /* email or id, resolved per connection */
     pthread_mutex_t lock;
@@ -103,86 +104,118 @@ static void refuse(struct session *s, uint16_t code, const char *message)
     finish_close(s, code);
 }
 
-/* --- the sender thread ------------------------------------------------------ */
-
-static int session_quitting(struct session *s)
+/* The pipeline's observer: on its collector thread, for every event. */
+static void observe(void *arg, const struct stream_event *ev)
 {
+    struct session *s = arg;
+    int wrote = 0;
     pthread_mutex_lock(&s->lock);
-    int q = s->quit;
+    int rc = wl_transcript_event(s->tr, ev);
+    if (!rc)
+        rc = wl_transcript_message(s->tr, &s->msg, &wrote);
+    if (!rc && wrote)
+        rc = send_buf(s, &s->msg);
+    int first = rc && !s->send_failed;
+    s->send_failed |= rc != 0;
     pthread_mutex_unlock(&s->lock);
-    return q;
+    if (first && rc != HARK_ECLOSED) /* the client would wait for segments in vain */
+        log_warn("wlive", "msg=\"cannot send segments\" req=%s err=%s", s->req_id,
+                 hark_errname(rc));
 }
 
-/* Takes in every event available now; 1 once END was seen. */
-static int take_events(struct session *s, struct stream_event *first, int *ended)
+/* --- the meeting ----------------------------------------------------------------- */
+
+static int uid_ok(const char *u)
 {
-    struct stream_event ev = *first;
-    int rc = 0;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        if (ev.kind == STREAM_EVENT_END)
-            *ended = 1;
-        rc = wl_transcript_event(s->tr, &ev);
-        stream_event_release(&ev);
-        if (rc || *ended || stream_next(s->st, &ev, 0))
-            break;
+    size_t n = strlen(u);
+    return n >= 1 && n <= WL_UID_MAX &&
+           strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
+}
+
+/* The user's stream meeting named by the uid: one POST /bots created and
+ * left "requested", or a new one. Refuses (and returns HARK_EPERM) a uid
+ * that is live already or over the user's limit. */
+static int find_meeting(struct session *s, struct store_meeting *m)
+{
+    struct store *st = s->w->notify.store;
+    int rc = store_meeting_get_native(st, s->user_id, "stream", s->uid, m);
+    if (!rc && !store_meeting_status_final(m->status)) {
+        if (!strcmp(m->status, "requested"))
+            return 0;
+        refuse(s, WS_CLOSE_POLICY, "this uid is already streaming; use another uid");
+        return HARK_EPERM;
     }
-    pthread_mutex_unlock(&s->lock);
+    store_meeting_release(m);
+    if (rc && rc != HARK_ENOENT)
+        return rc;
+    struct store_meeting_new nm = {.platform = "stream", .native_meeting_id = s->uid,
+                                   .data_json = "{\"source\":\"ws_audio\"}",
+                                   .bot_driver = "ws_audio"};
+    int limit = 0;
+    rc = store_meeting_create(st, s->user_id, &nm, m, &limit);
+    if (rc == HARK_EAGAIN || rc == HARK_EEXIST) {
+        char msg[160];
+        snprintf(msg, sizeof msg, rc == HARK_EEXIST ? "this uid is already streaming; use "
+                 "another uid" : "Maximum concurrent bots limit reached "
+                 "(max_concurrent_bots = %d); end a stream first", limit);
+        refuse(s, WS_CLOSE_POLICY, msg);
+        return HARK_EPERM;
+    }
     return rc;
 }
 
-static void *sender(void *arg)
+/* Moves the meeting to `to` (requested → joining → active, or an end). */
+static int move(struct session *s, const struct store_status_change *c)
 {
-    struct session *s = arg;
-    struct hbuf msg;
-    hbuf_init(&msg, 0);
-    int ended = 0, rc = 0;
-    while (!rc && !ended) {
-        struct stream_event ev;
-        rc = stream_next(s->st, &ev, EVENT_WAIT_MS);
-        if (rc == HARK_ETIMEDOUT) {
-            rc = session_quitting(s) ? HARK_ECLOSED : 0;
-            continue;
-        }
-        if (rc)
-            break;
-        rc = take_events(s, &ev, &ended);
-        int wrote = 0;
-        pthread_mutex_lock(&s->lock);
-        if (!rc)
-            rc = wl_transcript_message(s->tr, &msg, &wrote);
-        pthread_mutex_unlock(&s->lock);
-        if (!rc && wrote)
-            rc = send_buf(s, &msg);
-    }
-    if (rc && rc != HARK_ECLOSED) { /* the client would wait for segments in vain */
-        log_warn("wlive", "msg=\"sender stopped\" req=%s err=%s", s->req_id, hark_errname(rc));
-        (void)!ws_conn_close(s->conn, WS_CLOSE_INTERNAL_ERROR, NULL);
-    }
-    hbuf_release(&msg);
-    return NULL;
+    int rc = notify_status(&s->w->notify, s->meeting_id, c, "bot_callback", NULL, NULL);
+    if (rc && rc != HARK_EPERM)
+        log_error("wlive", "msg=\"cannot move meeting\" meeting=%lld to=%s err=%s",
+                  (long long)s->meeting_id, c->to, hark_strerror(rc));
+    return rc;
 }
 
-/* --- the meeting seam ----------------------------------------------------------- */
-
-/* Where a connection becomes a `stream` meeting named by its uid, owned by
- * s->user_id: the meeting row, its status events, and its segments (the
- * sender sees every stream event) go through here once meetings exist.
- * Today the stream is served to the client alone. */
-static int session_bind_meeting(struct session *s)
+/* Binds the connection to its meeting and opens the meeting's pipeline. */
+static int bind_meeting(struct session *s, const struct wl_options *o)
 {
     char q[WL_UID_MAX + 8];
-    log_info("wlive", "msg=\"stream open\" req=%s user_id=%lld uid=%s", s->req_id,
-             (long long)s->user_id, log_quote(q, sizeof q, s->uid));
+    if (!uid_ok(s->uid)) {
+        refuse(s, WS_CLOSE_POLICY, "uid must be 1-128 letters, digits, '.', '_', ':' or '-': "
+               "it names the stream meeting");
+        return HARK_EINVAL;
+    }
+    struct store_meeting m;
+    int rc = find_meeting(s, &m);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->w->lock);
+    s->meeting_id = m.id;
+    pthread_mutex_unlock(&s->w->lock);
+    rc = pipeline_run_open(s->w->pipeline, &m, o->speaker, observe, s, &s->run);
+    store_meeting_release(&m);
+    if (rc == HARK_EBUSY) {
+        struct hbuf b;
+        hbuf_init(&b, 0);
+        if (!wl_msg_wait(&b, s->uid, WAIT_MINUTES))
+            (void)!send_buf(s, &b);
+        hbuf_release(&b);
+        finish_close(s, WS_CLOSE_NORMAL);
+        struct store_status_change c = {.to = "failed", .failure_stage = "requested",
+                                        .reason_detail = "no_stream_free"};
+        (void)move(s, &c);
+        log_info("wlive", "msg=\"refused: streams full\" req=%s", s->req_id);
+        return rc;
+    }
+    struct store_status_change joining = {.to = "joining"}, active = {.to = "active"};
+    if (!rc && !(rc = move(s, &joining)))
+        rc = move(s, &active);
+    if (rc) {
+        refuse(s, WS_CLOSE_INTERNAL_ERROR, "cannot start a stream, try again later");
+        return rc;
+    }
+    log_info("wlive", "msg=\"stream open\" req=%s meeting=%lld user_id=%lld uid=%s",
+             s->req_id, (long long)s->meeting_id, (long long)s->user_id,
+             log_quote(q, sizeof q, s->uid));
     return 0;
-}
-
-/* --- the reader (upgrade thread) -------------------------------------------------- */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {0, (long)ms * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static int stopping(struct wlive *w)
@@ -193,17 +226,31 @@ static int stopping(struct wlive *w)
     return st;
 }
 
-/* Holds the reader back while the decoder is far behind. */
-static void wait_for_decoder(struct session *s)
+/* The client is gone or done: transcribe the rest, then end the meeting
+ * as the user, the server or the client ended it. */
+static void end_meeting(struct session *s)
 {
-    uint64_t fed, decoded;
-    for (;;) {
-        stream_progress(s->st, &fed, &decoded);
-        if (fed - decoded <= (uint64_t)MAX_AHEAD_MS * ASR_RATE / 1000 || stopping(s->w))
-            return;
-        sleep_ms(20);
-    }
+    int rc = pipeline_run_finish(s->run);
+    struct store_meeting m;
+    const char *status = "active";
+    int have = !store_meeting_get(s->w->notify.store, s->user_id, s->meeting_id, &m);
+    if (have)
+        status = m.status;
+    struct store_status_change c = {.to = "completed", .completion_reason = "stopped",
+                                    .reason_detail = "source_ended"};
+    if (!strcmp(status, "stopping"))
+        c.reason_detail = "stopped_by_user";
+    else if (rc || stopping(s->w))
+        c = (struct store_status_change){.to = "failed", .failure_stage = "active",
+                                         .reason_detail = rc ? "transcription_failed"
+                                                             : "server_shutdown"};
+    if (!have || !store_meeting_status_final(status))
+        (void)move(s, &c);
+    if (have)
+        store_meeting_release(&m);
 }
+
+/* --- the reader (upgrade thread) -------------------------------------------------- */
 
 static int feed_audio(struct session *s, const struct wl_options *o, const unsigned char *data,
                       size_t len)
@@ -222,7 +269,7 @@ static int feed_audio(struct session *s, const struct wl_options *o, const unsig
         return HARK_EPROTO;
     }
     if (got)
-        rc = stream_feed(s->st, pcm, got);
+        rc = pipeline_run_append(s->run, pcm, got);
     hark_free(pcm);
     if (!rc && clamped && !s->warned_clamp) {
         s->warned_clamp = 1;
@@ -231,8 +278,6 @@ static int feed_audio(struct session *s, const struct wl_options *o, const unsig
                          "is audio_format right?");
     }
     s->fed += got;
-    if (!rc)
-        wait_for_decoder(s);
     return rc;
 }
 
@@ -259,12 +304,11 @@ static int on_message(struct session *s, const struct wl_options *o, int op,
     return rc;
 }
 
-/* Runs the stream: sender started, messages read until the end. */
+/* Reads messages until the client is done or gone; either way the meeting
+ * is transcribed to its end (the observer sends the last segments) and
+ * ended. */
 static int run_stream(struct session *s, const struct wl_options *o)
 {
-    pthread_t t;
-    if (pthread_create(&t, NULL, sender, s))
-        return HARK_ENOMEM;
     int rc = 0;
     while (!rc) {
         int op;
@@ -274,45 +318,10 @@ static int run_stream(struct session *s, const struct wl_options *o)
         if (!rc)
             rc = on_message(s, o, op, data, len);
     }
-    if (rc == 1) /* END_OF_AUDIO: the rest is decoded and sent, then we close */
-        stream_end(s->st);
-    else {
-        pthread_mutex_lock(&s->lock);
-        s->quit = 1;
-        pthread_mutex_unlock(&s->lock);
-    }
-    pthread_join(t, NULL);
+    end_meeting(s);
     if (rc == 1) {
         finish_close(s, stopping(s->w) ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL);
         rc = 0;
-    }
-    return rc;
-}
-
-static int open_stream(struct session *s, const struct wl_options *o)
-{
-    struct stream_config sc = stream_config_default();
-    sc.id = o->uid;
-    sc.speaker = o->speaker;
-    sc.asr.language = o->language[0] ? o->language : NULL;
-    sc.asr.translate = o->translate;
-    int rc = stream_open(s->w->streamer, &sc, &s->st);
-    if (rc == HARK_EBUSY) {
-        struct hbuf b;
-        hbuf_init(&b, 0);
-        if (!wl_msg_wait(&b, s->uid, WAIT_MINUTES))
-            (void)!send_buf(s, &b);
-        hbuf_release(&b);
-        finish_close(s, WS_CLOSE_NORMAL);
-        log_info("wlive", "msg=\"refused: streams full\" req=%s", s->req_id);
-        return rc;
-    }
-    if (!rc)
-        rc = wl_transcript_new(o, &s->tr);
-    if (rc) {
-        log_warn("wlive", "msg=\"cannot open stream\" req=%s err=%s", s->req_id,
-                 hark_errname(rc));
-        refuse(s, WS_CLOSE_INTERNAL_ERROR, "cannot start a stream, try again later");
     }
     return rc;
 }
@@ -354,17 +363,22 @@ static int serve_session(struct session *s)
         refuse(s, WS_CLOSE_POLICY, err);
         return rc;
     }
-    if ((rc = open_stream(s, &o)) != 0)
+    if ((rc = wl_transcript_new(&o, &s->tr)) != 0)
         return rc;
-    if (!(rc = session_bind_meeting(s)) && !(rc = send_ready(s, &o)))
-        rc = run_stream(s, &o);
-    return rc;
+    if ((rc = bind_meeting(s, &o)) != 0)
+        return rc;
+    if ((rc = send_ready(s, &o)) != 0) {
+        end_meeting(s);
+        return rc;
+    }
+    return run_stream(s, &o);
 }
 
 static void session_free(struct session *s)
 {
-    stream_close(s->st);
+    pipeline_run_free(s->run);
     wl_transcript_free(s->tr);
+    hbuf_release(&s->msg);
     pthread_mutex_destroy(&s->lock);
     hark_free(s);
 }
@@ -431,6 +445,7 @@ static int session_start(struct wlive *w, struct http_request *req, struct http_
     s->user_id = user_id;
     snprintf(s->req_id, sizeof s->req_id, "%s", req->id);
     pthread_mutex_init(&s->lock, NULL);
+    hbuf_init(&s->msg, 0);
     pthread_mutex_lock(&w->lock);
     int stop = w->stopping;
     if (!stop) {
@@ -506,7 +521,7 @@ static int listener_root(struct http_request *req, struct http_response *resp)
 {
     struct wlive *w = req->app;
     int64_t id;
-    int rc = resolve_user(w->store, w->listen_user, &id);
+    int rc = resolve_user(w->notify.store, w->listen_user, &id);
     if (rc == HARK_ENOENT) {
         char q[160];
         log_warn("wlive", "msg=\"whisperlive_user not found\" user=%s",
@@ -537,7 +552,7 @@ static int listener_authorize(void *app, struct http_request *req, struct http_r
     return 0;
 }
 
-int wlive_new(const struct wlive_config *c, struct streamer *streamer, struct store *store,
+int wlive_new(const struct wlive_config *c, struct pipeline *pipeline, const struct notify *n,
               struct wlive **out)
 {
     *out = NULL;
@@ -547,8 +562,9 @@ int wlive_new(const struct wlive_config *c, struct streamer *streamer, struct st
     struct wlive *w = hark_calloc(1, sizeof *w);
     if (!w)
         return HARK_ENOMEM;
-    w->streamer = streamer;
-    w->store = store;
+    w->pipeline = pipeline;
+    w->notify = *n;
+    struct store *store = n->store;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->idle, NULL);
     int rc = 0;
@@ -593,6 +609,22 @@ static void disconnect_all(struct wlive *w)
         hbuf_reset(&b);
         (void)!ws_conn_close(s->conn, WS_CLOSE_GOING_AWAY, NULL);
     }
+    hbuf_release(&b);
+}
+
+void wlive_stop_meeting(struct wlive *w, int64_t meeting_id)
+{
+    struct hbuf b;
+    hbuf_init(&b, 0);
+    pthread_mutex_lock(&w->lock);
+    for (struct session *s = w->sessions; s; s = s->next) {
+        if (s->meeting_id != meeting_id || !s->conn)
+            continue;
+        if (!wl_msg_disconnect(&b, s->uid))
+            (void)!ws_conn_send_text(s->conn, b.data, b.len);
+        (void)!ws_conn_close(s->conn, WS_CLOSE_NORMAL, "stopped by its owner");
+    }
+    pthread_mutex_unlock(&w->lock);
     hbuf_release(&b);
 }
 

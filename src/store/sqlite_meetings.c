@@ -390,6 +390,21 @@ int sqlite_segments_upsert(struct store *s, int64_t meeting_id,
     return sqlite_write_txn(s, upsert_in_txn, &op);
 }
 
+int sqlite_segments_delete_from(struct store *s, int64_t meeting_id, int64_t start_ms,
+                                int64_t *n_out)
+{
+    const struct arg args[] = {ARG_INT(meeting_id), ARG_INT(start_ms)};
+    return sqlite_write_exec(s, QUERY(ST_SEGMENTS_DELETE_FROM, args), n_out);
+}
+
+int sqlite_meeting_unfinished_all(struct store *s, struct store_meeting **out, size_t *n_out)
+{
+    void *items = NULL;
+    int err = sqlite_read_many(s, ((struct query){.id = ST_MEETING_UNFINISHED_ALL}), &meeting_row, &items, n_out);
+    *out = items;
+    return err;
+}
+
 int sqlite_segments_list(struct store *s, int64_t meeting_id, int64_t since_ms,
                          struct store_segment **out, size_t *n_out)
 {

@@ -170,6 +170,11 @@ const struct stmt_def sqlite_stmts[ST_COUNT] = {
     [ST_SEGMENTS_LIST] = {"segments_list",
                           "SELECT " SEGMENT_COLS " FROM segments WHERE meeting_id = ?1 "
                           "AND updated_at >= ?2 ORDER BY start_ms, id"},
+    [ST_SEGMENTS_DELETE_FROM] = {"segments_delete_from",
+                                 "DELETE FROM segments WHERE meeting_id = ?1 AND start_ms >= ?2"},
+    [ST_MEETING_UNFINISHED_ALL] = {"meeting_unfinished_all",
+                                   "SELECT " MEETING_COLS " FROM meetings WHERE "
+                                   MEETING_UNFINISHED " ORDER BY id"},
     /* Webhooks and deliveries: the operations are in sqlite_webhooks.c. One
      * webhook per user: a second set updates the newest row in place. */
     [ST_WEBHOOK_UPDATE] = {"webhook_set",
@@ -524,6 +529,8 @@ const struct store_ops store_sqlite_ops = {
     .meeting_purge = sqlite_meeting_purge,
     .segments_upsert = sqlite_segments_upsert,
     .segments_list = sqlite_segments_list,
+    .segments_delete_from = sqlite_segments_delete_from,
+    .meeting_unfinished_all = sqlite_meeting_unfinished_all,
     .webhook_set = sqlite_webhook_set,
     .webhook_get = sqlite_webhook_get,
     .webhook_list = sqlite_webhook_list,

@@ -62,6 +62,8 @@ enum stmt_id {
     ST_SEGMENT_UPSERT,
     ST_SEGMENT_OWNER,
     ST_SEGMENTS_LIST,
+    ST_SEGMENTS_DELETE_FROM,
+    ST_MEETING_UNFINISHED_ALL,
     ST_WEBHOOK_UPDATE,
     ST_WEBHOOK_INSERT,
     ST_WEBHOOK_GET,
@@ -193,6 +195,9 @@ int sqlite_meeting_patch_data(struct store *s, int64_t user_id, int64_t id,
 int sqlite_meeting_purge(struct store *s, int64_t user_id, int64_t id, struct store_meeting *out);
 int sqlite_segments_upsert(struct store *s, int64_t meeting_id,
                            const struct store_segment_in *segs, size_t n);
+int sqlite_segments_delete_from(struct store *s, int64_t meeting_id, int64_t start_ms,
+                                 int64_t *n_out);
+int sqlite_meeting_unfinished_all(struct store *s, struct store_meeting **out, size_t *n_out);
 int sqlite_segments_list(struct store *s, int64_t meeting_id, int64_t since_ms,
                          struct store_segment **out, size_t *n_out);
 

@@ -82,6 +82,9 @@ struct store_ops {
                            const struct store_segment_in *segs, size_t n);
     int (*segments_list)(struct store *s, int64_t meeting_id, int64_t since_ms,
                          struct store_segment **out, size_t *n_out);
+    int (*segments_delete_from)(struct store *s, int64_t meeting_id, int64_t start_ms,
+                                int64_t *n_out);
+    int (*meeting_unfinished_all)(struct store *s, struct store_meeting **out, size_t *n_out);
     /* events_json non-NULL. */
     int (*webhook_set)(struct store *s, int64_t user_id, const char *url, const char *secret,
                        const char *events_json, struct store_webhook *out);

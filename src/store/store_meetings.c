@@ -259,6 +259,27 @@ int store_segments_upsert(struct store *s, int64_t meeting_id,
     return s->ops->segments_upsert(s, meeting_id, segs, n);
 }
 
+int store_segments_delete_from(struct store *s, int64_t meeting_id, int64_t start_ms,
+                               int64_t *n_deleted)
+{
+    int64_t n = 0;
+    if (!s || start_ms < 0)
+        return HARK_EINVAL;
+    int rc = s->ops->segments_delete_from(s, meeting_id, start_ms, &n);
+    if (n_deleted)
+        *n_deleted = rc ? 0 : n;
+    return rc;
+}
+
+int store_meeting_unfinished_all(struct store *s, struct store_meeting **out, size_t *n_out)
+{
+    if (!out || !n_out)
+        return HARK_EINVAL;
+    *out = NULL;
+    *n_out = 0;
+    return s ? s->ops->meeting_unfinished_all(s, out, n_out) : HARK_EINVAL;
+}
+
 int store_segments_list(struct store *s, int64_t meeting_id, int64_t since_ms,
                         struct store_segment **out, size_t *n_out)
 {

@@ -67,6 +67,22 @@ fail() {
 # else a script starts, e.g. on_exit "kill $pid".
 on_exit() { _lib_on_exit_cmds+=("$1"); }
 
+# stop_bg PID...: SIGTERM to each background child, then waits for it (SIGKILL
+# after 5 s). Killing without waiting lets a slow exit on a loaded machine
+# outlive the script, which run-tests.sh counts as a leftover process.
+stop_bg() {
+    local pid i
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 _lib_exit() {
     local rc=$? i
     for ((i = ${#_lib_on_exit_cmds[@]} - 1; i >= 0; i--)); do

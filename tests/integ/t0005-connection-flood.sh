@@ -51,7 +51,7 @@ for s in socks:
     s.close()
 PY
 flood=$!
-on_exit "kill $flood 2>/dev/null"
+on_exit "stop_bg $flood"
 for ((i = 0; i < 600; i++)); do [ -f "$TMPDIR/flood.ready" ] && break; sleep 0.1; done
 [ -f "$TMPDIR/flood.ready" ] || fail "flood client did not finish opening"
 cat "$TMPDIR/flood.out"

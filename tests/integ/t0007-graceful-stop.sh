@@ -34,7 +34,7 @@ except Exception:
 open(sys.argv[2], "w").write("closed")
 PY
 wsc=$!
-on_exit "kill $slow $wsc 2>/dev/null"
+on_exit "stop_bg $slow $wsc"
 for ((i = 0; i < 50; i++)); do [ -f "$TMPDIR/slow.out.started" ] && break; sleep 0.1; done
 sleep 0.3
 t0=$(date +%s)

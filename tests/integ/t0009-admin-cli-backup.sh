@@ -29,7 +29,7 @@ expect_json 'j["email"] == "cli@example.com" and j["scopes"] == ["tx"]'
            -d "{\"email\":\"u$i@example.com\"}" "http://127.0.0.1:$PORT/admin/users"
   done ) &
 writers=$!
-on_exit "kill $writers 2>/dev/null"
+on_exit "stop_bg $writers"
 sleep 0.2
 "$HARK_BIN" backup --data "$DATA" "$TMPDIR/backup.db" >/dev/null || fail "backup failed"
 wait "$writers"

@@ -26,7 +26,7 @@ wait_http() {
 
 P1=$(free_port)
 /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$SRV" "$P1" >"$TMPDIR/http.log" 2>&1 &
-on_exit "kill $!"
+on_exit "stop_bg $!"
 wait_http "$P1"
 
 # A server that cuts ggml-truncated.bin short and stalls in ggml-stall.bin.
@@ -54,7 +54,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
 /usr/bin/python3 "$TMPDIR/bad_server.py" "$SRV" "$P2" >"$TMPDIR/bad.log" 2>&1 &
-on_exit "kill $!"
+on_exit "stop_bg $!"
 wait_http "$P2"
 
 # models ARGS...: runs hark models; RC, OUT and ERR hold the outcome.
@@ -133,7 +133,7 @@ empty "$TMPDIR/m6"
 "$HARK_BIN" models download stall --base-url "http://127.0.0.1:$P2" --sha256 "$DIGEST" \
     --dir "$TMPDIR/m7" >"$TMPDIR/out" 2>"$TMPDIR/err" &
 pid=$!
-on_exit "kill $pid 2>/dev/null"
+on_exit "stop_bg $pid"
 for ((i = 0; i < 100; i++)); do
     [ -n "$(ls -A "$TMPDIR/m7" 2>/dev/null)" ] && break
     sleep 0.1

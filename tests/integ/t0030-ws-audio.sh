@@ -19,7 +19,7 @@ start_hark --model "$MODEL" --vad-model "$VAD" --asr-decoders 1 --asr-threads 1 
 grep -q 'whisperlive_user not found yet' "$HARK_LOG" || fail "no warning for a missing user"
 
 ADMIN=(-H "X-Admin-API-Key: $HARK_ADMIN_API_KEY" -H 'Content-Type: application/json')
-http POST /admin/users "${ADMIN[@]}" -d '{"email":"wl@example.com"}'
+http POST /admin/users "${ADMIN[@]}" -d '{"email":"wl@example.com","max_concurrent_bots":20}'
 expect_status 201
 http POST /admin/users/1/tokens "${ADMIN[@]}"
 expect_status 201
@@ -250,7 +250,7 @@ grep -q 'msg="stream open".*user_id=1 uid="turns"' "$HARK_LOG" || fail "listener
 # Stopping hark: a live stream hears DISCONNECT, then a 1001 close.
 wl hold "$TMPDIR/held" &
 HOLD=$!
-on_exit "kill $HOLD 2>/dev/null"
+on_exit "stop_bg $HOLD"
 for ((i = 0; i < 100; i++)); do
     [ -e "$TMPDIR/held" ] && break
     sleep 0.1

@@ -5,9 +5,16 @@
 # PATCH and DELETE /meetings/..., GET /transcripts/... (ordered segments,
 # absolute UTC times, ?since=). Limits: 409 for a second bot in one meeting,
 # 429 past max_concurrent_bots, 422 naming the field. Every response body
-# is checked against Vexa's contract (tests/integ/contract.py).
+# is checked against Vexa's contract (tests/integ/contract.py). file://
+# sources only from file_source_dir, symbolic links resolved.
 . "$(dirname "$0")/lib.sh"
-start_hark
+SRC=$(realpath "$TMPDIR")/audio
+mkdir -p "$SRC/sub" "$SRC-b"
+printf 'RIFF' > "$SRC/call-1.wav"
+printf 'RIFF' > "$SRC-b/secret.wav"
+ln -s "$SRC-b/secret.wav" "$SRC/escape.wav"
+ln -s call-1.wav "$SRC/alias.wav"
+start_hark --file-source-dir "$SRC"
 ADMIN=(-H "X-Admin-API-Key: $HARK_ADMIN_API_KEY" -H 'Content-Type: application/json')
 http POST /admin/users "${ADMIN[@]}" -d '{"email":"bots@example.com","max_concurrent_bots":3}'
 expect_status 201
@@ -37,12 +44,13 @@ expect_status 401
 
 # --- POST /bots: Hark's platforms ---------------------------------------
 http POST /bots "${K[@]}" -d '{"platform":"file","native_meeting_id":"call-1",
-    "source_url":"file:///srv/audio/call-1.wav","realtime":false,"bot_name":"Hark",
+    "source_url":"file://'"$SRC"'/sub/../alias.wav","realtime":false,"bot_name":"Hark",
     "language":"en","task":"transcribe"}'
 expect_status 201
 contract post /bots
 ej 'j["status"] == "requested" and j["platform"] == "file" and j["native_meeting_id"] == "call-1"
-    and j["user_id"] == '"$USER_ID"' and j["constructed_meeting_url"] == "file:///srv/audio/call-1.wav"
+    and j["user_id"] == '"$USER_ID"' and j["constructed_meeting_url"] == "file://'"$SRC"'/call-1.wav"
+    and j["data"]["source_url"] == "file://'"$SRC"'/call-1.wav"
     and j["data"]["realtime"] is False and j["data"]["bot_name"] == "Hark" and j["start_time"] is None
     and j["completion_reason"] is None'
 FIRST_ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
@@ -60,7 +68,7 @@ ej 'j["constructed_meeting_url"] is None and j["data"] == {}'
 http POST /bots "${K[@]}" -d '{"platform":"rtmp","native_meeting_id":"show"}'
 expect_status 201
 contract post /bots
-ej 're.fullmatch(r"rtmp://127\.0\.0\.1:1935/live/[0-9a-f]{32}", j["constructed_meeting_url"])
+ej 're.fullmatch(r"rtmp://127\.0\.0\.1:19350/live/[0-9a-f]{32}", j["constructed_meeting_url"])
     and j["constructed_meeting_url"].endswith(j["data"]["rtmp_key"])'
 
 http POST /bots "${K[@]}" -d '{"platform":"stream","native_meeting_id":"one-too-many"}'
@@ -89,6 +97,27 @@ done
 http POST /bots "${K[@]}" -d '{"platform":'
 expect_status 422
 contract post /bots
+
+# --- file:// sources: inside file_source_dir only -----------------------------
+# file_422 PATH MESSAGE_PART: POST /bots with file://PATH answers 422 at
+# body.source_url saying why.
+file_422() {
+    http POST /bots "${K[@]}" -d '{"platform":"file","native_meeting_id":"f","source_url":"file://'"$1"'"}'
+    expect_status 422
+    contract post /bots
+    ej 'j["detail"][0]["loc"] == ["body", "source_url"] and "'"$2"'" in j["detail"][0]["msg"]'
+}
+file_422 "$SRC-b/secret.wav" "outside file_source_dir"      # a sibling sharing the prefix
+file_422 /etc/passwd "outside file_source_dir"
+file_422 /etc/no-such-file "outside file_source_dir"        # not told whether it exists
+file_422 "$SRC/../audio-b/secret.wav" "outside file_source_dir"
+file_422 "$SRC/escape.wav" "leads outside file_source_dir"  # a symlink out of it
+file_422 "$SRC/missing.wav" "No such file"
+file_422 "$SRC/sub" "Not a regular file"
+file_422 "$SRC/call%2D1.wav" "Percent-encoding is not supported"
+http POST /bots "${K[@]}" -d '{"platform":"file","native_meeting_id":"f","source_url":"file://localhost'"$SRC"'/call-1.wav"}'
+expect_status 422
+ej 'j["detail"][0]["loc"] == ["body", "source_url"]'
 
 # --- browser platforms: valid ids, clearly refused ---------------------------
 for body in '{"platform":"google_meet","native_meeting_id":"abc-defg-hij"}' \
@@ -277,4 +306,12 @@ expect_status 200
 contract get /meetings
 ej 'sum(1 for m in j["meetings"] if m["native_meeting_id"] is None and m["data"].get("redacted") is True
     and "name" not in m["data"] and m["status"] == "completed") == 2 and len(j["meetings"]) == 4'
+stop_hark
+
+# Without file_source_dir no file:// source is accepted, even one that exists.
+start_hark
+http POST /bots "${K[@]}" -d '{"platform":"file","native_meeting_id":"f","source_url":"file://'"$SRC"'/call-1.wav"}'
+expect_status 422
+contract post /bots
+ej 'j["detail"][0]["loc"] == ["body", "source_url"] and "disabled" in j["detail"][0]["msg"]'
 stop_hark

@@ -43,6 +43,12 @@ db.execute("INSERT INTO segments(id, meeting_id, speaker, start_ms, end_ms, text
            (int(sys.argv[2]),))
 db.commit()
 EOF
+# ... and a recording, which A can fetch.
+mkdir -p "$DATA/recordings"
+printf 'OggS A only' > "$DATA/recordings/$A_DONE.ogg"
+http GET /recordings/file/done "${A[@]}"
+expect_status 200
+[ "$BODY" = "OggS A only" ] || fail "A's recording: $BODY"
 
 # expect_same_404 METHOD PATH_OF_A PATH_MISSING [CURL_ARGS...]: B's answer
 # for A's meeting is the answer for a meeting nobody has.
@@ -58,6 +64,7 @@ expect_same_404() {
 }
 for m in "stream/room" "file/done"; do
     expect_same_404 GET "/transcripts/$m" /transcripts/stream/nobody
+    expect_same_404 GET "/recordings/$m" /recordings/stream/nobody
     expect_same_404 PATCH "/meetings/$m" /meetings/stream/nobody -d '{"data":{"name":"B was here"}}'
     expect_same_404 DELETE "/meetings/$m" /meetings/stream/nobody
     expect_same_404 PUT "/bots/$m/config" /bots/stream/nobody/config -d '{"language":"de"}'
@@ -109,4 +116,5 @@ expect_status 200
 ej 'j["id"] == '"$A_ROOM"' and j["status"] == "requested" and "language" not in j["data"]'
 http DELETE /meetings/file/done "${A[@]}"
 expect_status 200
+[ ! -e "$DATA/recordings/$A_DONE.ogg" ] || fail "DELETE /meetings left A's recording"
 stop_hark

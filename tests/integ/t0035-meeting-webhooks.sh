@@ -36,7 +36,7 @@ http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
 python3 "$TMPDIR/receiver.py" "$RPORT" "$SECRET" "$RLOG" &
 RPID=$!
-on_exit 'kill "$RPID" 2>/dev/null || true; wait "$RPID" 2>/dev/null || true'
+on_exit 'stop_bg "$RPID"'
 for ((i = 0; i < 50; i++)); do
     curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$RPORT/" && break
     sleep 0.1
@@ -126,7 +126,7 @@ ej 'j["id"] == '"$USER_ID"' and j["email"] == "hooks@example.com" and j["name"] 
 grep -q "$SECRET" <<<"$BODY" && fail "PUT /user/webhook echoed the secret: $BODY"
 
 http POST /bots "${K[@]}" -d '{"platform":"file","native_meeting_id":"hooked-1",
-    "source_url":"file:///srv/audio/hooked-1.wav"}'
+    "source_url":"https://example.com/hooked-1.wav"}'
 expect_status 201
 MID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
 http DELETE /bots/file/hooked-1 "${K[@]}"
@@ -176,7 +176,7 @@ http PUT /user/webhook "${K[@]}" -d '{"webhook_url":"'"$URL"'","webhook_secret":
 expect_status 200
 ej '"webhook_events" not in j["data"]'
 http POST /bots "${K[@]}" -d '{"platform":"file","native_meeting_id":"hooked-2",
-    "source_url":"file:///srv/audio/hooked-2.wav"}'
+    "source_url":"https://example.com/hooked-2.wav"}'
 expect_status 201
 MID2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$BODY")
 http DELETE /bots/file/hooked-2 "${K[@]}"
