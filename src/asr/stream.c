@@ -272,6 +272,7 @@ struct job {
     uint64_t start, end;        /* absolute samples */
     char prompt[AGREE_MAX_PROMPT_BYTES + 1];
     int flush;
+    int last;                   /* taken after stream_end(): the final flush */
 };
 
 static int to_words(const struct asr_result *r, int64_t offset_ms, struct agree_word *w,
@@ -299,6 +300,7 @@ static int job_take(struct stream *st, struct job *j)
     j->n = st->win_len;
     j->start = st->win_start;
     j->end = st->win_start + st->win_len;
+    j->last = st->ended;
     j->flush = st->ended || at_pause(st);
     snprintf(j->prompt, sizeof j->prompt, "%s", agree_prompt(st->agree));
     j->pcm = j->n ? hark_malloc(j->n * sizeof *j->pcm) : NULL;
@@ -372,7 +374,9 @@ static void finish_decode(struct streamer *s, struct stream *st, const struct jo
     st->due = j->end + SAMPLES(st->quick > 0 ? st->step_ms / 4 : st->step_ms);
     if (st->quick > 0)
         st->quick--;
-    if (st->ended && st->decoded >= st->fed && !st->finished) {
+    /* END only after a decode taken once ended: one that was in flight when
+     * stream_end() came did not flush the open segment. */
+    if (j->last && st->decoded >= st->fed && !st->finished) {
         struct event_node *n = new_event(STREAM_EVENT_END);
         st->finished = 1;
         if (n)

@@ -169,9 +169,12 @@ static int wait_done(struct bot *b)
 /* --- the source ------------------------------------------------------------------- */
 
 /* Reads and sends until the source ends, fails, or a stop comes. 0 when
- * the end was reported, 1 when a failure was. */
-static int pump(struct bot *b, struct source *src, float *buf)
+ * the end was reported, 1 when a failure was, 3 when the link is gone. A
+ * live source (rtmp) waits for its publisher in "awaiting_admission" and
+ * turns "active" with its first audio. */
+static int pump(struct bot *b, struct source *src, float *buf, int live)
 {
+    int active = !live;
     for (;;) {
         if (get_flag(b, &b->stop))
             return report(b, "{\"type\":\"end\",\"reason\":\"stopped\"}") ? 3 : 0;
@@ -179,6 +182,9 @@ static int pump(struct bot *b, struct source *src, float *buf)
             return 3;
         size_t n = 0;
         int rc = source_read(src, buf, CHUNK_SAMPLES, &n, READ_WAIT_MS);
+        if (!rc && !active && report(b, "{\"type\":\"status\",\"status\":\"active\"}"))
+            return 3;
+        active |= !rc;
         if (!rc && ws_conn_send_binary(b->conn, buf, n * sizeof *buf))
             return 3;
         if (!rc || rc == HARK_EAGAIN)
@@ -207,9 +213,12 @@ static int run(struct bot *b, const struct bot_args *a)
         report_failure(b, "source_unavailable", why);
         return wait_done(b) ? 1 : 3;
     }
+    int live = !strncmp(a->source, "rtmp://", 7);
     float *buf = hark_malloc(CHUNK_SAMPLES * sizeof *buf);
-    rc = !buf ? 1 : report(b, "{\"type\":\"status\",\"status\":\"active\"}") ? 3
-                                                                             : pump(b, src, buf);
+    rc = !buf ? 1
+              : report(b, live ? "{\"type\":\"status\",\"status\":\"awaiting_admission\"}"
+                               : "{\"type\":\"status\",\"status\":\"active\"}")
+                    ? 3 : pump(b, src, buf, live);
     hark_free(buf);
     source_free(src);
     if (rc == 3 || !wait_done(b))

@@ -17,6 +17,7 @@
 
 #include "api_private.h"
 #include "hark/botmgr.h"
+#include "hark/live.h"
 #include "hark/whisperlive.h"
 #include "hark/json.h"
 #include "hark/meeting_events.h"
@@ -840,6 +841,8 @@ int api_meeting_delete(struct http_request *req, struct http_response *resp)
     /* After the purge: a failure before it leaves the audio with the
      * transcript it belongs to. */
     api_recording_remove(a, id);
+    if (a->live) /* its replay history holds transcript text too */
+        live_forget(a->live, id);
     struct json_object *o = json_object_new_object();
     char msg[320];
     snprintf(msg, sizeof msg,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hark/asr.h"
 #include "hark/audio.h"
@@ -69,7 +70,7 @@ static void *feed(void *p)
     }
     size_t step = 16000;
     int64_t prev_end = 0;
-    char prefix[32];
+    char prefix[32], open_id[sizeof ((struct stream_event *)0)->id] = "";
     snprintf(prefix, sizeof prefix, "%s:spk:", r->id);
     for (size_t off = 0; off < r->n || !r->ends;) {
         if (off < r->n) {
@@ -81,9 +82,14 @@ static void *feed(void *p)
         }
         struct stream_event ev;
         while (stream_next(st, &ev, off >= r->n ? 1000 : 5) == 0) {
-            if (ev.kind == STREAM_EVENT_END)
+            if (ev.kind == STREAM_EVENT_END) {
                 r->ends++;
+                r->bad += open_id[0] != '\0'; /* the end closes every segment */
+            }
             if (ev.kind == STREAM_EVENT_SEGMENT) {
+                /* A segment's updates come together, the last one final. */
+                r->bad += open_id[0] && strcmp(open_id, ev.id) != 0;
+                snprintf(open_id, sizeof open_id, "%s", ev.final ? "" : ev.id);
                 r->segments++;
                 r->bad += strncmp(ev.id, prefix, strlen(prefix)) != 0;
                 r->bad += ev.start_ms < prev_end || ev.end_ms < ev.start_ms;
@@ -121,6 +127,49 @@ static void eight_concurrent_streams_each_get_ordered_segments_and_one_end(void 
         assert_true(runs[i].segments > 0);
     }
     assert_int_equal(streamer_slots(s), N_STREAMS);
+    streamer_free(s);
+    asr_engine_free(e);
+    hark_free(pcm);
+}
+
+/* stream_end() while the decode of everything fed is in flight: that
+ * decode did not flush, so END must wait for the final one, and every
+ * segment is final by then. */
+static void end_during_a_decode_still_finalizes_every_segment(void **state)
+{
+    (void)state;
+    struct asr_engine *e = engine(1);
+    size_t n;
+    float *pcm = jfk(&n);
+    struct streamer_config sc = streamer_config_default();
+    struct streamer *s;
+    assert_int_equal(streamer_new(e, &sc, &s), 0);
+    struct stream_config c = stream_config_default();
+    c.id = "end";
+    struct stream *st;
+    assert_int_equal(stream_open(s, &c, &st), 0);
+    assert_int_equal(stream_feed(st, pcm, n), 0);
+    /* Let a worker take the decode first (it then takes ~100 ms or more). */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    stream_end(st);
+    char open_id[sizeof ((struct stream_event *)0)->id] = "";
+    int finals = 0, ends = 0;
+    struct stream_event ev;
+    while (stream_next(st, &ev, 60000) == 0) {
+        if (ev.kind == STREAM_EVENT_SEGMENT) {
+            finals += ev.final;
+            snprintf(open_id, sizeof open_id, "%s", ev.final ? "" : ev.id);
+        }
+        if (ev.kind == STREAM_EVENT_END) {
+            ends++;
+            assert_string_equal(open_id, "");
+        }
+        stream_event_release(&ev);
+    }
+    assert_int_equal(ends, 1);
+    assert_true(finals > 0);
+    stream_close(st);
     streamer_free(s);
     asr_engine_free(e);
     hark_free(pcm);
@@ -234,6 +283,7 @@ static void f32_model_is_refused_instead_of_crashing_later(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(f32_model_is_refused_instead_of_crashing_later),
     cmocka_unit_test(eight_concurrent_streams_each_get_ordered_segments_and_one_end),
+    cmocka_unit_test(end_during_a_decode_still_finalizes_every_segment),
     cmocka_unit_test(streamer_refuses_past_max_streams),
     cmocka_unit_test(silence_is_never_decoded_with_vad),
     cmocka_unit_test(closing_a_stream_with_a_decode_in_flight_is_safe),
