@@ -106,6 +106,32 @@ def validate(doc, method, template, status, body):
         jsonschema.Draft202012Validator(ERROR_BODY).validate(body)
 
 
+WS_TYPES = {"transcription_segment": "TranscriptionSegment", "transcript": "Transcript",
+            "meeting.status": "MeetingStatus", "subscribed": "Subscribed",
+            "unsubscribed": "Unsubscribed", "error": "Error"}
+
+
+def ws_path():
+    return os.path.join(os.path.dirname(contract_path()), "..", "ws.v1", "ws.schema.json")
+
+
+def ws_load(path=None):
+    """ws.v1 with MeetingRef's platform enum extended as the API's."""
+    with open(path or ws_path()) as f:
+        doc = json.load(f)
+    enum = doc["$defs"]["MeetingRef"]["properties"]["platform"]["enum"]
+    enum.extend(p for p in HARK_PLATFORMS if p not in enum)
+    return doc
+
+
+def ws_validate(doc, msg):
+    """Raises jsonschema.ValidationError (or KeyError for an unknown type)
+    when a live /ws message is not ws.v1's shape for its type."""
+    schema = dict(doc["$defs"][WS_TYPES[msg.get("type")]])
+    schema["$defs"] = doc["$defs"]
+    jsonschema.Draft202012Validator(schema, format_checker=FORMATS).validate(msg)
+
+
 def main(argv):
     if len(argv) != 4:
         print(__doc__.split("\n\n")[1], file=sys.stderr)

@@ -3,12 +3,17 @@
 import hashlib, hmac, http.server, json, os, threading, time, urllib.request, urllib.error
 import websocket
 
+import contract
+
+API_DOC, WS_DOC = contract.load(), contract.ws_load()
+
 BASE = "http://127.0.0.1:%s" % os.environ["PORT"]
 ADMIN = os.environ["HARK_ADMIN_API_KEY"]
 
 
-def call(method, path, body=None, key=None, admin=False):
-    """(status, parsed JSON or raw bytes) of one request."""
+def call(method, path, body=None, key=None, admin=False, template=None):
+    """(status, parsed JSON or raw bytes) of one request. With template (the
+    contract's path), a JSON answer must validate against Vexa's contract."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(BASE + path, data=data, method=method)
     req.add_header("Content-Type", "application/json")
@@ -21,7 +26,10 @@ def call(method, path, body=None, key=None, admin=False):
             raw, status, ctype = r.read(), r.status, r.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         raw, status, ctype = e.read(), e.code, e.headers.get("Content-Type", "")
-    return status, (json.loads(raw) if "json" in ctype and raw else raw)
+    body = json.loads(raw) if "json" in ctype and raw else raw
+    if template:
+        contract.validate(API_DOC, method, template, status, body)
+    return status, body
 
 
 def new_user(email):
@@ -34,7 +42,7 @@ def new_user(email):
 
 
 def meeting(key, platform, native):
-    st, body = call("GET", "/meetings?platform=%s" % platform, key=key)
+    st, body = call("GET", "/meetings?platform=%s" % platform, key=key, template="/meetings")
     assert st == 200, (st, body)
     for m in body["meetings"]:
         if m["native_meeting_id"] == native:
@@ -78,13 +86,16 @@ class Subscriber(threading.Thread):
         self.ws.send(json.dumps(sub))
         ack = json.loads(self.ws.recv())
         assert ack["type"] == "subscribed" and ack["meetings"], ack
+        contract.ws_validate(WS_DOC, ack)
         self.messages = []
         self.start()
 
     def run(self):
         try:
             while True:
-                self.messages.append(json.loads(self.ws.recv()))
+                m = json.loads(self.ws.recv())
+                contract.ws_validate(WS_DOC, m)  # a bad one ends the list early
+                self.messages.append(m)
         except Exception:
             pass
 

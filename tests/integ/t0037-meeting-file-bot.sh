@@ -39,9 +39,12 @@ st, body = call("PUT", "/user/webhook", {"webhook_url": rx.url, "webhook_secret"
                                    "transcript.segment": True}}, key=key)
 assert st == 200, (st, body)
 
+# every /ws message and every API answer below is checked against Vexa's
+# contract (meetings.py, contract.py)
 # --- acceptance 1: a file bot in real time -----------------------------------
 st, m = call("POST", "/bots", {"platform": "file", "native_meeting_id": "jfk",
-             "source_url": "file://" + SRC + "/jfk.wav", "realtime": True}, key=key)
+             "source_url": "file://" + SRC + "/jfk.wav", "realtime": True}, key=key,
+             template="/bots")
 assert st == 201, (st, m)
 sub = Subscriber(key, [{"platform": "file", "native_id": "jfk"}], last_event_id=1)
 m = wait_status(key, "file", "jfk", ("completed", "failed"), 90)
@@ -51,7 +54,8 @@ assert m["start_time"] and m["end_time"], m
 assert abs(m["data"]["audio_received_s"] - 11.0) < 0.1, m["data"]
 assert m["data"]["audio_transcribed_s"] == m["data"]["audio_received_s"], m["data"]
 
-st, tr = call("GET", "/transcripts/file/jfk", key=key)
+st, tr = call("GET", "/transcripts/file/jfk", key=key,
+              template="/transcripts/{platform}/{native_meeting_id}")
 assert st == 200, (st, tr)
 segs = tr["segments"]
 assert segs, "no segments: the test model emits text, so a transcript must exist"
@@ -109,7 +113,8 @@ st, m = call("POST", "/bots", {"platform": "file", "native_meeting_id": "stopped
              "source_url": "file://" + SRC + "/long.wav"}, key=key)
 assert st == 201, (st, m)
 wait_status(key, "file", "stopped", ("active",), 30)
-st, body = call("DELETE", "/bots/file/stopped", key=key)
+st, body = call("DELETE", "/bots/file/stopped", key=key,
+                template="/bots/{platform}/{native_meeting_id}")
 assert st == 200, (st, body)
 m = wait_status(key, "file", "stopped", ("completed", "failed"), 15)
 assert m["status"] == "completed" and m["data"]["reason_detail"] == "stopped_by_user", m
