@@ -24,6 +24,8 @@ packages=(
     libopus-dev
     libogg-dev
     libcurl4-openssl-dev
+    # run time: `hark bot` decodes RTMP through an ffmpeg child (docs/sources.md)
+    ffmpeg
     # tests: cmocka, clang with libFuzzer and the sanitizer runtimes, and the
     # tools integration scripts call (promtool ships in prometheus; procps
     # gives ps/pkill)

@@ -19,7 +19,8 @@
  * only logs a wrong application or stream name, so this module reads
  * ffmpeg's log and refuses a publisher whose app is not "live" or whose
  * stream name is not KEY: that ffmpeg is killed before a single sample of
- * its audio is handed out, and a fresh one listens again (after 200 ms), so
+ * its audio is handed out, and a fresh one listens again (200 ms later,
+ * started by the next source_read(): keep calling it while waiting), so
  * a wrong or probing client neither ends the meeting nor gets heard. The
  * same happens to any publisher that fails before its audio starts (a port
  * scanner, a stream without audio). Only when connect_timeout_ms passes

@@ -196,6 +196,9 @@ static int spawn(struct source_rtmp *r, char *why, size_t why_size)
                              strerror(e));
         goto out;
     }
+    /* 1 MiB is 16 s of audio a slow reader may fall behind before ffmpeg,
+     * and then the publisher, has to wait; best effort (pipe-max-size). */
+    (void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
     r->pid = pid;
     r->out_fd = out[0];
     r->err_fd = err[0];
