@@ -74,7 +74,7 @@ help:
 	@echo "make run        install what is missing, build, start hark serve"
 	@echo "make test       unit + integration + ASan/UBSan suites + fuzz corpus replay"
 	@echo "make check      test + TSan + cppcheck + clang-tidy + layer check + fuzz smoke"
-	@echo "make bench      HTTP benchmarks (wrk), results in bench/RESULTS.md"
+	@echo "make bench      HTTP, transcription and meeting benchmarks, results in bench/RESULTS.md"
 	@echo "make fuzz       each fuzz target for 60 s"
 	@echo "options: SAN=address,undefined|thread  PORTABLE=1  CUDA=1 [CUDA_ARCHS=89-real]"
 
@@ -175,6 +175,7 @@ $(STREAM_BENCH): $(O)/obj/bench/stream_bench.o $(LIB) $(WHISPER_LIB)
 bench: deps all $(STREAM_BENCH)
 	@bench/http.sh $(HARK)
 	@bench/asr.sh $(HARK) $(STREAM_BENCH)
+	@bench/meetings.sh $(HARK)
 
 clean:
 	rm -rf $(BUILD)/release $(BUILD)/san-* $(BUILD)/fuzz
