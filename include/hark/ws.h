@@ -276,6 +276,15 @@ HARK_MUST_CHECK int ws_conn_send_binary(struct ws_conn *c, const void *data,
 HARK_MUST_CHECK int ws_conn_close(struct ws_conn *c, uint16_t code,
                                   const char *reason);
 
+/* Handles messages until on() returns non-zero or ws_conn_recv() fails:
+ * on(arg, opcode, data, len) gets each message as ws_conn_recv() gives it.
+ * Returns what on() returned, or ws_conn_recv()'s error. */
+HARK_MUST_CHECK int ws_conn_serve(struct ws_conn *c,
+                                  int (*on)(void *arg, int opcode,
+                                            const unsigned char *data,
+                                            size_t len),
+                                  void *arg);
+
 void ws_conn_free(struct ws_conn *c); /* NULL is fine; see ws_conn_new() */
 
 #endif

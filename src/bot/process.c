@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bot_private.h"
+#include "spawn_private.h"
 #include "hark/clock.h"
 #include "hark/log.h"
 #include "hark/mem.h"
@@ -135,19 +136,7 @@ static int child_limit(__rlimit_resource_t resource, uint64_t value)
  * handler of hark's can run here. */
 __attribute__((noreturn, noinline)) static void child_exec(const struct exec_args *a)
 {
-    /* The kernel's struct: glibc's sigaction() refuses its own internal
-     * signals (32, 33), and a disposition inherited for those must not
-     * reach the bot either. SIG_DFL needs no restorer. */
-    struct {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        uint64_t mask;
-    } dfl = {SIG_DFL, 0, NULL, 0};
-    for (int s = 1; s < NSIG; s++) {
-        if (s != SIGKILL && s != SIGSTOP)
-            syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
-    }
+    spawn_child_reset_signals();
     if (setpgid(0, 0) != 0)
         child_report(a->err_fd, STEP_SETPGID);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
@@ -168,10 +157,7 @@ __attribute__((noreturn, noinline)) static void child_exec(const struct exec_arg
     }
     if (dup2(a->null_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->out_fd, 2) < 0)
         child_report(a->err_fd, STEP_DUP2);
-    /* Everything but stdio and the error pipe (close-on-exec); failures mean
-     * an old kernel, where O_CLOEXEC is all there is. */
-    close_range(3, (unsigned)a->err_fd - 1, 0);
-    close_range((unsigned)a->err_fd + 1, ~0U, 0);
+    spawn_child_close_fds(a->err_fd);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -188,16 +174,6 @@ __attribute__((noinline)) static pid_t fork_exec(const struct exec_args *a)
     if (pid == 0)
         child_exec(a); /* NOLINT(clang-analyzer-unix.Vfork) */
     return pid;
-}
-
-/* The child's dup2 onto 0..2 must not overwrite its own sources. */
-static int fd_above_stdio(int fd)
-{
-    if (fd < 0 || fd > 2)
-        return fd;
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return moved;
 }
 
 static int errno_to_hark(int e)
@@ -250,8 +226,8 @@ static int spawn_one(struct proc_driver *d, const struct bot_spec *spec, char *h
         return HARK_ENOMEM;
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-        (out[1] = fd_above_stdio(out[1])) < 0 || (err[1] = fd_above_stdio(err[1])) < 0 ||
-        fcntl(out[0], F_SETFL, O_NONBLOCK) != 0) {
+        (out[1] = spawn_fd_above_stdio(out[1])) < 0 ||
+        (err[1] = spawn_fd_above_stdio(err[1])) < 0 || fcntl(out[0], F_SETFL, O_NONBLOCK) != 0) {
         log_error("bot", "msg=\"spawn failed\" meeting=%lld step=pipe errno=%d",
                   (long long)spec->meeting_id, errno);
         close_pair(out);
@@ -767,7 +743,7 @@ int bot_process_driver_new(const struct bot_process_config *c, struct bot_driver
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&d->lock, NULL);
     d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->null_fd = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+    d->null_fd = spawn_fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
     if (pfd_reserve(d, 0) != 0) {
         driver_release(d);
         return HARK_ENOMEM;

@@ -28,6 +28,7 @@
 #include "hark/log.h"
 #include "hark/mem.h"
 #include "source_private.h"
+#include "spawn_private.h"
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define PCM_FORMAT "f32le"
@@ -82,27 +83,14 @@ __attribute__((noreturn)) static void child_report(int fd)
  * signal is blocked (by the parent) until just before execve. */
 __attribute__((noreturn, noinline)) static void child_exec(const struct exec_args *a)
 {
-    /* The kernel's struct, as in process.c: glibc's sigaction() refuses its
-     * own internal signals, whose dispositions must not reach ffmpeg. */
-    struct {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        uint64_t mask;
-    } dfl = {SIG_DFL, 0, NULL, 0};
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
+    spawn_child_reset_signals();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         child_report(a->status_fd);
     if (getppid() != a->parent)
         _exit(127); /* the bot died before PDEATHSIG was armed */
     if (dup2(a->null_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0)
         child_report(a->status_fd);
-    /* All but stdio and the close-on-exec status pipe; on kernels without
-     * close_range O_CLOEXEC is all there is. */
-    close_range(3, (unsigned)a->status_fd - 1, 0);
-    close_range((unsigned)a->status_fd + 1, ~0U, 0);
+    spawn_child_close_fds(a->status_fd);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -124,16 +112,6 @@ __attribute__((noinline)) static pid_t fork_exec(const struct exec_args *a)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = e;
     return pid;
-}
-
-/* The child's dup2 onto 0..2 must not overwrite its own sources. */
-static int fd_above_stdio(int fd)
-{
-    if (fd < 0 || fd > 2)
-        return fd;
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return moved;
 }
 
 static void close_fd(int *fd)
@@ -158,9 +136,10 @@ static int spawn(struct source_rtmp *r, char *why, size_t why_size)
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int rc = 0;
     if (null_fd < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-        pipe2(st, O_CLOEXEC) != 0 || (null_fd = fd_above_stdio(null_fd)) < 0 ||
-        (out[1] = fd_above_stdio(out[1])) < 0 || (err[1] = fd_above_stdio(err[1])) < 0 ||
-        (st[1] = fd_above_stdio(st[1])) < 0 || fcntl(out[0], F_SETFL, O_NONBLOCK) != 0 ||
+        pipe2(st, O_CLOEXEC) != 0 || (null_fd = spawn_fd_above_stdio(null_fd)) < 0 ||
+        (out[1] = spawn_fd_above_stdio(out[1])) < 0 ||
+        (err[1] = spawn_fd_above_stdio(err[1])) < 0 || (st[1] = spawn_fd_above_stdio(st[1])) < 0 ||
+        fcntl(out[0], F_SETFL, O_NONBLOCK) != 0 ||
         fcntl(err[0], F_SETFL, O_NONBLOCK) != 0) {
         rc = source_fail(why, why_size, HARK_EIO, "cannot start ffmpeg: %s", strerror(errno));
         goto out;

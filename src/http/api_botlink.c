@@ -125,17 +125,15 @@ static int on_report(struct link_session *s, const unsigned char *data, size_t l
     return rc;
 }
 
+static int on_message(void *arg, int op, const unsigned char *data, size_t len)
+{
+    struct link_session *s = arg;
+    return op == WS_OPCODE_BINARY ? on_audio(s, data, len) : on_report(s, data, len);
+}
+
 static void serve_link(struct link_session *s)
 {
-    int rc = 0;
-    while (!rc) {
-        int op;
-        const unsigned char *data;
-        size_t len;
-        rc = ws_conn_recv(s->conn, &op, &data, &len);
-        if (!rc)
-            rc = op == WS_OPCODE_BINARY ? on_audio(s, data, len) : on_report(s, data, len);
-    }
+    int rc = ws_conn_serve(s->conn, on_message, s);
     if (rc == 1) {
         (void)!send_text(s->conn, "{\"type\":\"done\"}");
         (void)!ws_conn_close(s->conn, WS_CLOSE_NORMAL, NULL);

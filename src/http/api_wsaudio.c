@@ -304,20 +304,24 @@ static int on_message(struct session *s, const struct wl_options *o, int op,
     return rc;
 }
 
+struct stream_msg_ctx {
+    struct session *s;
+    const struct wl_options *o;
+};
+
+static int on_stream_message(void *arg, int op, const unsigned char *data, size_t len)
+{
+    struct stream_msg_ctx *x = arg;
+    return on_message(x->s, x->o, op, data, len);
+}
+
 /* Reads messages until the client is done or gone; either way the meeting
  * is transcribed to its end (the observer sends the last segments) and
  * ended. */
 static int run_stream(struct session *s, const struct wl_options *o)
 {
-    int rc = 0;
-    while (!rc) {
-        int op;
-        const unsigned char *data;
-        size_t len;
-        rc = ws_conn_recv(s->conn, &op, &data, &len);
-        if (!rc)
-            rc = on_message(s, o, op, data, len);
-    }
+    struct stream_msg_ctx ctx = {s, o};
+    int rc = ws_conn_serve(s->conn, on_stream_message, &ctx);
     end_meeting(s);
     if (rc == 1) {
         finish_close(s, stopping(s->w) ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL);

@@ -304,6 +304,22 @@ int ws_conn_new_client(int fd, const void *extra_in, size_t extra_len,
     return conn_create(fd, 0, WS_ROLE_CLIENT, extra_in, extra_len, c, out);
 }
 
+int ws_conn_serve(struct ws_conn *c,
+                  int (*on)(void *arg, int opcode, const unsigned char *data, size_t len),
+                  void *arg)
+{
+    int rc = 0;
+    while (!rc) {
+        int op;
+        const unsigned char *data;
+        size_t len;
+        rc = ws_conn_recv(c, &op, &data, &len);
+        if (!rc)
+            rc = on(arg, op, data, len);
+    }
+    return rc;
+}
+
 void ws_conn_free(struct ws_conn *c)
 {
     if (!c)

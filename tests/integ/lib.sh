@@ -109,6 +109,18 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 
+# repeat_wav SRC DST TIMES: DST is the WAV file SRC played TIMES times over.
+repeat_wav() {
+    /usr/bin/python3 - "$@" <<'PY'
+import sys, wave
+with wave.open(sys.argv[1], "rb") as r:
+    params, frames = r.getparams(), r.readframes(r.getnframes())
+with wave.open(sys.argv[2], "wb") as w:
+    w.setparams(params)
+    w.writeframes(frames * int(sys.argv[3]))
+PY
+}
+
 # free_port: prints a TCP port on 127.0.0.1 that was free a moment ago.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

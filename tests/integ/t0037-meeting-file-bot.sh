@@ -15,14 +15,7 @@ SRC=$TMPDIR/src
 mkdir -p "$SRC"
 cp "$HARK_SHARED/data/jfk.wav" "$SRC/jfk.wav"
 # 33 s: long enough to kill or stop the bot while it talks
-/usr/bin/python3 - "$SRC/jfk.wav" "$SRC/long.wav" <<'PY'
-import sys, wave
-with wave.open(sys.argv[1], "rb") as r:
-    params, frames = r.getparams(), r.readframes(r.getnframes())
-with wave.open(sys.argv[2], "wb") as w:
-    w.setparams(params)
-    w.writeframes(frames * 3)
-PY
+repeat_wav "$SRC/jfk.wav" "$SRC/long.wav" 3
 start_hark --model "$MODEL" --vad-model "$VAD" --asr-decoders 1 --asr-threads 1 \
     --file-source-dir "$SRC" --webhook-allow-private true --webhook-retry-schedule 1,1,1
 export PORT SRC HARK_ADMIN_API_KEY

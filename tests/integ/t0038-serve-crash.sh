@@ -10,14 +10,7 @@ VAD=$HARK_SHARED/data/for-tests-silero-v6.2.0-ggml.bin
 [ -f "$MODEL" ] || fail "test model $MODEL missing (make all generates it)"
 SRC=$TMPDIR/src
 mkdir -p "$SRC"
-/usr/bin/python3 - "$HARK_SHARED/data/jfk.wav" "$SRC/long.wav" <<'PY'
-import sys, wave
-with wave.open(sys.argv[1], "rb") as r:
-    params, frames = r.getparams(), r.readframes(r.getnframes())
-with wave.open(sys.argv[2], "wb") as w:
-    w.setparams(params)
-    w.writeframes(frames * 3)
-PY
+repeat_wav "$HARK_SHARED/data/jfk.wav" "$SRC/long.wav" 3
 ARGS=(--model "$MODEL" --vad-model "$VAD" --asr-decoders 1 --asr-threads 1
       --file-source-dir "$SRC")
 start_hark "${ARGS[@]}"
