@@ -6,7 +6,9 @@
 # the same final segments arrived on /ws (event ids increasing) and at a
 # webhook receiver (valid signatures, each event_id once); a recording is
 # kept. Then a bot killed with SIGKILL fails its meeting (bot_lost, stage
-# active) within 10 s, and DELETE /bots stops a running bot.
+# active) within 10 s, DELETE /bots stops a running bot, and a bot still
+# running when hark stops ends its meeting failed (server_shutdown) with
+# every received second transcribed.
 . "$(dirname "$0")/lib.sh"
 MODEL=${HARK_TEST_MODEL:-$HARK_ROOT/build/models/test.en.bin}
 VAD=$HARK_SHARED/data/for-tests-silero-v6.2.0-ggml.bin
@@ -115,7 +117,25 @@ time.sleep(2.5)
 left = subprocess.run(["pgrep", "-f", "hark bot .*--meeting %d " % m["id"]],
                       capture_output=True, text=True).stdout.split()
 assert not left, ("bot still running", left)
+
+# --- a bot still running when hark stops -----------------------------------
+st, m = call("POST", "/bots", {"platform": "file", "native_meeting_id": "shutdown",
+             "source_url": "file://" + SRC + "/long.wav"}, key=key)
+assert st == 201, (st, m)
+wait_status(key, "file", "shutdown", ("active",), 30)
+open(os.environ["TMPDIR"] + "/key", "w").write(key)
 PY
 stop_hark
 pgrep -f "hark bot .*--link 127.0.0.1:$PORT " && fail "a bot outlived hark serve"
-true
+start_hark --model "$MODEL" --vad-model "$VAD" --asr-decoders 1 --asr-threads 1 \
+    --file-source-dir "$SRC"
+/usr/bin/python3 - <<'PY' || fail "the meeting of a bot running at shutdown did not end right"
+import os
+from meetings import *
+key = open(os.environ["TMPDIR"] + "/key").read()
+m = meeting(key, "file", "shutdown")
+assert m["status"] == "failed" and m["failure_stage"] == "active", m
+assert m["data"]["reason_detail"] == "server_shutdown", m
+assert m["data"]["audio_transcribed_s"] == m["data"]["audio_received_s"] > 0, m["data"]
+PY
+stop_hark
