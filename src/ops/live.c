@@ -98,7 +98,7 @@ static int ring_reserve(struct ring *r, size_t want)
     struct live_event **v = hark_malloc(cap * sizeof *v);
     if (!v)
         return HARK_ENOMEM;
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; r->cap && i < r->n; i++) /* n > 0 only with cap > 0 */
         v[i] = ring_at(r, i);
     hark_free(r->v);
     r->v = v;
