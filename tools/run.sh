@@ -42,8 +42,15 @@ Hark is starting on http://$listen (data in $data). Try:
   curl -s http://$listen/healthz
   curl -s -H "X-API-Key: $token" http://$listen/auth/me
   curl -s -H "X-API-Key: $token" -F file=@../shared/data/jfk.wav http://$listen/v1/audio/transcriptions
+A meeting bot on a file (files under $data/files; jfk.wav is there):
+  curl -s -H "X-API-Key: $token" -H 'Content-Type: application/json' http://$listen/bots \
+       -d '{"platform":"file","native_meeting_id":"demo","source_url":"file://$data/files/jfk.wav"}'
+  curl -s -H "X-API-Key: $token" http://$listen/transcripts/file/demo
 
 MSG
+mkdir -p "$data/files"
+[ -f "$data/files/jfk.wav" ] || cp "$top/../shared/data/jfk.wav" "$data/files/" 2>/dev/null || true
 vad=$top/../shared/data/for-tests-silero-v6.2.0-ggml.bin
 [ -f "$vad" ] && export HARK_VAD_MODEL=${HARK_VAD_MODEL:-$vad}
-exec "$hark" serve --data "$data" --listen "$listen" --model "$model"
+exec "$hark" serve --data "$data" --listen "$listen" --model "$model" \
+    --file-source-dir "${HARK_FILE_SOURCE_DIR:-$data/files}"
