@@ -43,8 +43,7 @@ Hark is starting on http://$listen (data in $data). Try:
   curl -s -H "X-API-Key: $token" http://$listen/auth/me
   curl -s -H "X-API-Key: $token" -F file=@../shared/data/jfk.wav http://$listen/v1/audio/transcriptions
 A meeting bot on a file (files under $data/files; jfk.wav is there):
-  curl -s -H "X-API-Key: $token" -H 'Content-Type: application/json' http://$listen/bots \
-       -d '{"platform":"file","native_meeting_id":"demo","source_url":"file://$data/files/jfk.wav"}'
+  curl -s -H "X-API-Key: $token" -H 'Content-Type: application/json' http://$listen/bots -d '{"platform":"file","native_meeting_id":"demo","source_url":"file://$data/files/jfk.wav"}'
   curl -s -H "X-API-Key: $token" http://$listen/transcripts/file/demo
 
 MSG
