@@ -10,6 +10,13 @@
  * then published (notify.h); once a segment is final, the audio log is
  * committed up to its end.
  *
+ * Scheduling: a run is placed on a worker with a free stream slot
+ * (lease_place(); in `hark serve` the one local streamer) and holds its
+ * meeting's lease (lease.h) for as long as it runs, renewed once a second
+ * by its collector, which checks it before every segment write and every
+ * commit: a run that lost its meeting writes nothing more and stops. So one
+ * meeting is never transcribed by two runs at once.
+ *
  * Restart: opening a run for a meeting whose log holds audio beyond its
  * commit point (the process died mid-meeting) deletes the segments that
  * start at or after that point and transcribes the audio from there again,
@@ -67,7 +74,8 @@ typedef void pipeline_observer(void *arg, const struct stream_event *ev);
 /* Opens meeting m's run (m borrowed; copied what is needed) with speaker
  * (borrowed, NULL/"" unattributed). Resumes an existing log as above.
  * observer may be NULL. *out freed with pipeline_run_free(). HARK_EBUSY:
- * the streamer is full or the meeting's log is open elsewhere; HARK_EPARSE:
+ * no stream slot is free, a run of this meeting holds its lease, or the
+ * meeting's log is open elsewhere; HARK_EPARSE:
  * its log is corrupt; store, alog and stream errors. */
 HARK_MUST_CHECK int pipeline_run_open(struct pipeline *p, const struct store_meeting *m,
                                       const char *speaker, pipeline_observer *observer,

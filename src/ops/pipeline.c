@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <json-c/json.h>
 
 #include "hark/buf.h"
+#include "hark/clock.h"
 #include "hark/json.h"
+#include "hark/lease.h"
 #include "hark/log.h"
 #include "hark/mem.h"
 #include "hark/pipeline.h"
@@ -17,12 +20,15 @@
 #define CHUNK ALOG_SAMPLE_RATE        /* samples fed or recorded per read */
 #define EVENT_WAIT_MS 50              /* bounds how late the collector feeds */
 #define MS(samples) ((int64_t)((samples) * 1000 / ALOG_SAMPLE_RATE))
+#define RENEW_EVERY_MS 1000           /* well inside the lease's ttl */
 
 struct pipeline {
     char *audio_dir, *recordings_dir;
     struct pipeline_config cfg;
     struct streamer *streamer;
     struct notify notify;
+    struct lease_table *leases;   /* which run holds which meeting */
+    char worker[LEASE_WORKER_MAX];
 };
 
 struct pipeline_run {
@@ -32,6 +38,8 @@ struct pipeline_run {
     char speaker[64];
     struct alog *log;
     struct stream *st;
+    struct lease lease;           /* generation 0: not held */
+    int64_t renewed_ms;           /* collector only */
     pipeline_observer *observer;
     void *observer_arg;
     float *buf;                   /* CHUNK samples, collector feeding */
@@ -74,6 +82,10 @@ int pipeline_new(const struct pipeline_config *c, struct streamer *streamer,
     int rc = (p->audio_dir = hark_strdup(c->audio_dir)) ? 0 : HARK_ENOMEM;
     if (!rc && c->recordings_dir && !(p->recordings_dir = hark_strdup(c->recordings_dir)))
         rc = HARK_ENOMEM;
+    struct lease_config lc = lease_config_default();
+    if (!rc)
+        rc = lease_table_new(&lc, &p->leases);
+    snprintf(p->worker, sizeof p->worker, "serve-%ld", (long)getpid());
     if (!rc)
         rc = make_dir(p->audio_dir);
     if (!rc && p->recordings_dir)
@@ -93,6 +105,7 @@ void pipeline_free(struct pipeline *p)
 {
     if (!p)
         return;
+    lease_table_free(p->leases);
     hark_free(p->audio_dir);
     hark_free(p->recordings_dir);
     hark_free(p);
@@ -203,12 +216,33 @@ static int commit_to(struct pipeline_run *r, uint64_t off)
     return alog_commit(r->log, off);
 }
 
+/* Fencing: 0 while this run still holds its meeting's lease, renewed here
+ * once a second. A run that lost it writes nothing more and stops. */
+static int lease_held(struct pipeline_run *r)
+{
+    int64_t now = clock_mono_ms();
+    int rc = now - r->renewed_ms >= RENEW_EVERY_MS
+                 ? lease_renew(r->p->leases, &r->lease, &r->lease)
+                 : lease_check(r->p->leases, &r->lease);
+    if (!rc && now - r->renewed_ms >= RENEW_EVERY_MS)
+        r->renewed_ms = now;
+    if (rc) {
+        run_fail(r, rc, "lease lost: another run took the meeting");
+        pthread_mutex_lock(&r->lock);
+        r->quit = 1;
+        pthread_mutex_unlock(&r->lock);
+    }
+    return rc;
+}
+
 static void on_segment(struct pipeline_run *r, const struct stream_event *ev)
 {
     int64_t base_ms = MS(r->base);
     char id[256];
     snprintf(id, sizeof id, "%lld:%s:%lld", (long long)r->m.id, r->speaker,
              (long long)(base_ms + ev->start_ms));
+    if (lease_held(r))
+        return;
     char *words = words_json_new(ev, base_ms);
     struct store_segment_in g = {.id = id, .speaker = r->speaker,
                                  .start_ms = base_ms + ev->start_ms,
@@ -276,7 +310,10 @@ static void note_progress(struct pipeline_run *r)
 
 static void on_end(struct pipeline_run *r)
 {
-    int rc = commit_to(r, alog_end(r->log));
+    int rc = lease_held(r);
+    if (rc)
+        return;
+    rc = commit_to(r, alog_end(r->log));
     if (rc)
         run_fail(r, rc, "cannot commit the audio log");
     note_progress(r);
@@ -322,8 +359,10 @@ static void *collect(void *arg)
     while (!ended && !collector_feed(r)) {
         struct stream_event ev;
         int rc = stream_next(r->st, &ev, EVENT_WAIT_MS);
-        if (rc == HARK_ETIMEDOUT)
+        if (rc == HARK_ETIMEDOUT) {
+            (void)lease_held(r); /* keeps it through silence */
             continue;
+        }
         if (rc)
             break;
         refresh_meeting(r);
@@ -379,6 +418,20 @@ static int open_stream(struct pipeline_run *r)
     return stream_open(r->p->streamer, &sc, &r->st);
 }
 
+/* Placement (one local worker in embedded mode; the distributed mode lists
+ * its workers by tier) and the meeting's lease. */
+static int claim(struct pipeline_run *r)
+{
+    struct lease_worker w = {r->p->worker, 0, streamer_slots(r->p->streamer)};
+    size_t chosen;
+    int rc = lease_place(&w, 1, &chosen);
+    if (!rc)
+        rc = lease_acquire(r->p->leases, r->m.id, r->p->worker, &r->lease);
+    if (!rc)
+        r->renewed_ms = clock_mono_ms();
+    return rc;
+}
+
 int pipeline_run_open(struct pipeline *p, const struct store_meeting *m, const char *speaker,
                       pipeline_observer *observer, void *observer_arg,
                       struct pipeline_run **out)
@@ -397,6 +450,8 @@ int pipeline_run_open(struct pipeline *p, const struct store_meeting *m, const c
     int rc = meeting_copy(&r->m, m);
     if (!rc && !(r->buf = hark_malloc(CHUNK * sizeof *r->buf)))
         rc = HARK_ENOMEM;
+    if (!rc)
+        rc = claim(r);
     if (!rc)
         rc = open_log(r);
     if (!rc)
@@ -442,6 +497,8 @@ void pipeline_run_free(struct pipeline_run *r)
             log_warn("pipeline", "msg=\"cannot remove the audio log\" meeting=%lld err=%s",
                      (long long)r->m.id, hark_strerror(rc));
     }
+    if (r->lease.generation)
+        lease_release(r->p->leases, &r->lease);
     store_meeting_release(&r->m);
     hark_free(r->buf);
     pthread_cond_destroy(&r->cond);

@@ -28,6 +28,8 @@ struct fixture {
     float *pcm;
     size_t n;
     int events;
+    struct stream *extra[16];
+    size_t n_extra;
 };
 
 static const char *env_or(const char *env, const char *fallback)
@@ -194,10 +196,45 @@ static void drain_without_a_log_is_a_no_op(void **state)
     teardown(&f);
 }
 
+/* One run per meeting (its lease), and no run at all past the streamer's
+ * slots (placement), refused before any file is made for it. */
+static void second_run_and_full_streamer_are_refused(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    struct pipeline_run *a, *b = NULL;
+    assert_int_equal(pipeline_run_open(f.pipeline, &f.m, NULL, NULL, NULL, &a), 0);
+    assert_int_equal(pipeline_run_open(f.pipeline, &f.m, NULL, NULL, NULL, &b), HARK_EBUSY);
+    assert_null(b);
+    struct store_meeting_new nm = {.platform = "file", .native_meeting_id = "other",
+                                   .bot_driver = "process"};
+    struct store_meeting other;
+    assert_int_equal(store_meeting_create(f.store, f.m.user_id, &nm, &other, NULL), 0);
+    for (int i = streamer_slots(f.streamer); i > 0; i--) { /* fill every slot */
+        struct stream_config sc = stream_config_default();
+        struct stream *st;
+        assert_int_equal(stream_open(f.streamer, &sc, &st), 0);
+        f.extra[f.n_extra++] = st;
+    }
+    assert_int_equal(pipeline_run_open(f.pipeline, &other, NULL, NULL, NULL, &b), HARK_EBUSY);
+    char name[32];
+    snprintf(name, sizeof name, "m%lld.alog", (long long)other.id);
+    assert_false(exists(f.audio, name));
+    for (size_t i = 0; i < f.n_extra; i++)
+        stream_close(f.extra[i]);
+    pipeline_run_free(a); /* the lease goes with the run */
+    assert_int_equal(pipeline_run_open(f.pipeline, &f.m, NULL, NULL, NULL, &a), 0);
+    pipeline_run_free(a);
+    store_meeting_release(&other);
+    teardown(&f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(finish_stores_segments_commits_and_records),
     cmocka_unit_test(abandoned_run_resumes_from_its_commit_without_duplicates),
     cmocka_unit_test(drain_without_a_log_is_a_no_op),
+    cmocka_unit_test(second_run_and_full_streamer_are_refused),
 };
 
 HARNESS_MAIN(tests)
