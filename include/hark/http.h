@@ -74,6 +74,8 @@ struct http_response {
         const char *name;            /* static string */
         char value[160];
     } headers[HTTP_MAX_EXTRA_HEADERS];
+    int file_fd;                     /* set by http_reply_file(): the body is */
+    uint64_t file_size;              /* this file (owned); -1/0 otherwise */
     http_upgrade_fn upgrade;         /* set by http_reply_upgrade() */
     void *upgrade_arg;               /* handed to upgrade, or to upgrade_free */
     void (*upgrade_free)(void *arg); /* frees arg if the upgrade never runs */
@@ -136,6 +138,12 @@ HARK_MUST_CHECK int http_reply_error(struct http_response *resp, int status, con
 HARK_MUST_CHECK int http_reply_validation(struct http_response *resp, struct json_object *list);
 HARK_MUST_CHECK int http_reply_text(struct http_response *resp, int status, const char *ctype,
                                     const char *text, size_t len);
+/* The body is file_size bytes of the open file fd, sent from it without
+ * loading it (sendfile where the kernel can). Takes ownership of fd: it is
+ * closed once sent, or when the request ends without being answered.
+ * HARK_EINVAL for fd < 0. */
+HARK_MUST_CHECK int http_reply_file(struct http_response *resp, int status, const char *ctype,
+                                    int fd, uint64_t file_size);
 /* 204 with no body. */
 void http_reply_empty(struct http_response *resp, int status);
 /* Adds a header (name static, value copied, truncated to 159 bytes). */

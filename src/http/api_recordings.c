@@ -9,9 +9,8 @@
  * (alog.h). The meeting is looked up with the caller's user id, so another
  * user's meeting answers exactly as a missing one.
  *
- * The HTTP layer sends buffers only, so a recording is read whole into
- * memory for its response; RECORDING_SERVE_MAX bounds what one download
- * may cost. */
+ * The file is sent from its descriptor (http_reply_file()): a download
+ * costs no memory whatever the recording's length. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,12 +22,7 @@
 #include "api_private.h"
 #include "hark/alog.h"
 #include "hark/log.h"
-#include "hark/mem.h"
 
-/* 1 GiB: some 97 hours at the default 24 kbit/s, 4.5 hours at the highest
- * bit rate libopus takes (510 kbit/s). Past it the answer is a 500 rather
- * than a response that could take that much memory per download. */
-#define RECORDING_SERVE_MAX ((off_t)1 << 30)
 #define NATIVE_ID_MAX 128
 
 /* `<data_dir>/<sub>/<meeting_id><suffix>`; HARK_ETOOBIG when it does not fit. */
@@ -40,31 +34,8 @@ static int data_path(const struct api *a, const char *sub, int64_t meeting_id,
     return n > 0 && (size_t)n < size ? 0 : HARK_ETOOBIG;
 }
 
-/* Reads the regular file fd of size bytes into a new buffer of size + 1
- * (NUL-terminated, as an hbuf's content is); *out freed with hark_free(). */
-static int read_whole(int fd, size_t size, char **out)
-{
-    char *p = hark_malloc(size + 1);
-    if (!p)
-        return HARK_ENOMEM;
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, p + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) { /* an error, or shorter than fstat said */
-            hark_free(p);
-            return HARK_EIO;
-        }
-        got += (size_t)r;
-    }
-    p[size] = '\0';
-    *out = p;
-    return 0;
-}
-
 /* Opens the recording of meeting_id: HARK_ENOENT when there is none (or
- * recordings are off), HARK_ETOOBIG past RECORDING_SERVE_MAX, HARK_EIO. */
+ * recordings are off), HARK_EIO. */
 static int recording_open_read(const struct api *a, int64_t meeting_id, int *fd_out,
                                size_t *size_out)
 {
@@ -85,11 +56,9 @@ static int recording_open_read(const struct api *a, int64_t meeting_id, int *fd_
     int rc = 0;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode))
         rc = HARK_EIO;
-    else if (st.st_size > RECORDING_SERVE_MAX)
-        rc = HARK_ETOOBIG;
     if (rc) {
-        log_warn("api", "msg=\"recording not served\" meeting=%" PRId64 " reason=%s",
-                 meeting_id, rc == HARK_ETOOBIG ? "too_large" : "not_a_regular_file");
+        log_warn("api", "msg=\"recording not served\" meeting=%" PRId64
+                 " reason=not_a_regular_file", meeting_id);
         close(fd);
         return rc;
     }
@@ -111,17 +80,6 @@ static void disposition(const struct store_meeting *m, char *buf, size_t size)
     snprintf(buf, size, "attachment; filename=\"%s.ogg\"", name);
 }
 
-/* The body moves into resp without a copy (a recording may be large). */
-static void reply_ogg(struct http_response *resp, char *data, size_t size)
-{
-    hbuf_release(&resp->body);
-    resp->body.data = data;
-    resp->body.len = size;
-    resp->body.cap = size + 1;
-    resp->status = 200;
-    resp->content_type = "audio/ogg";
-}
-
 int api_recording_get(struct http_request *req, struct http_response *resp)
 {
     struct api *a = api_of(req);
@@ -139,18 +97,10 @@ int api_recording_get(struct http_request *req, struct http_response *resp)
     }
     int fd = -1;
     size_t size = 0;
-    char *data = NULL;
     rc = recording_open_read(a, m.id, &fd, &size);
-    if (!rc) {
-        rc = read_whole(fd, size, &data);
-        close(fd);
-    }
     int r2 = 0;
     if (rc == HARK_ENOENT)
         r2 = http_reply_error(resp, 404, "recording_not_found", "No recording for this meeting");
-    else if (rc == HARK_ETOOBIG)
-        r2 = http_reply_error(resp, 500, "recording_too_large",
-                              "The recording is larger than this server sends (1 GiB)");
     else if (rc == HARK_EIO)
         r2 = http_reply_error(resp, 500, "recording_unreadable", "The recording cannot be read");
     if (rc) {
@@ -161,9 +111,8 @@ int api_recording_get(struct http_request *req, struct http_response *resp)
     disposition(&m, value, sizeof value);
     log_info("api", "msg=\"recording served\" meeting=%" PRId64 " bytes=%zu", m.id, size);
     store_meeting_release(&m);
-    reply_ogg(resp, data, size);
     http_reply_header(resp, "Content-Disposition", value);
-    return 0;
+    return http_reply_file(resp, 200, "audio/ogg", fd, size);
 }
 
 /* Unlinks path; returns what happened, for the log line. */

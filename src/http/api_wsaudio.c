@@ -25,7 +25,8 @@
 #include "hark/whisperlive.h"
 #include "hark/ws.h"
 
-#define STOP_WAIT_MS 10000     /* wlive_stop() waits this long for sessions */
+#define STOP_WAIT_MS 120000    /* wlive_stop() waits this long for sessions: each
+                                  transcribes its tail before it ends */
 /* WhisperLive names its backend; its own client keeps completed segments
  * only for "faster_whisper", whose segment semantics Hark's follow. */
 #define WL_BACKEND "faster_whisper"

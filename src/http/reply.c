@@ -1,6 +1,7 @@
 /* Response builders: every error body has Vexa's `detail` and our `error`. */
 #include <json-c/json.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hark/http.h"
 #include "hark/json.h"
@@ -83,6 +84,21 @@ int http_reply_text(struct http_response *resp, int status, const char *ctype,
                     const char *text, size_t len)
 {
     return set_body(resp, status, ctype, text, len);
+}
+
+int http_reply_file(struct http_response *resp, int status, const char *ctype, int fd,
+                    uint64_t file_size)
+{
+    if (fd < 0)
+        return HARK_EINVAL;
+    if (resp->file_fd >= 0)
+        close(resp->file_fd);
+    hbuf_reset(&resp->body);
+    resp->file_fd = fd;
+    resp->file_size = file_size;
+    resp->status = status;
+    resp->content_type = ctype;
+    return 0;
 }
 
 void http_reply_empty(struct http_response *resp, int status)

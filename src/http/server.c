@@ -147,14 +147,22 @@ static enum MHD_Result queue(struct req_state *st)
         if (http_reply_error(r, 500, "internal_error", "Internal server error"))
             return MHD_NO;
     size_t len = r->body.len;
-    st->sent_bytes = len;
-    char *data = hbuf_take(&r->body);
-    if (!data)
-        return MHD_NO;
-    mr = MHD_create_response_from_buffer_with_free_callback(len, data, free_body);
-    if (!mr) {
-        hark_free(data);
-        return MHD_NO;
+    if (r->file_fd >= 0) {
+        st->sent_bytes = (size_t)r->file_size;
+        if (!(mr = MHD_create_response_from_fd64(r->file_size, r->file_fd)))
+            return MHD_NO; /* the fd is closed when the request ends */
+        r->file_fd = -1;   /* MHD closes it with the response */
+        len = 1;           /* a body: Content-Type below */
+    } else {
+        st->sent_bytes = len;
+        char *data = hbuf_take(&r->body);
+        if (!data)
+            return MHD_NO;
+        mr = MHD_create_response_from_buffer_with_free_callback(len, data, free_body);
+        if (!mr) {
+            hark_free(data);
+            return MHD_NO;
+        }
     }
     if (len || r->status != 204)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -408,6 +416,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->req.conn = conn;
         st->req.app = s->app;
         hbuf_init(&st->resp.body, 0);
+        st->resp.file_fd = -1;
         hbuf_init(&st->body, s->cfg.max_body_bytes);
         pthread_mutex_init(&st->defer_lock, NULL);
         request_id(conn, st->req.id, sizeof st->req.id);
@@ -452,6 +461,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         st->resp.upgrade_free(st->resp.upgrade_arg);
     hbuf_release(&st->body);
     hbuf_release(&st->resp.body);
+    if (st->resp.file_fd >= 0) /* answered otherwise, or never */
+        close(st->resp.file_fd);
     pthread_mutex_destroy(&st->defer_lock);
     hark_free(st);
     *con_cls = NULL;
