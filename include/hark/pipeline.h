@@ -86,6 +86,11 @@ HARK_MUST_CHECK int pipeline_run_open(struct pipeline *p, const struct store_mee
  * HARK_ECLOSED after finish. */
 HARK_MUST_CHECK int pipeline_run_append(struct pipeline_run *r, const float *pcm, size_t n);
 
+/* From the next sample appended on, speaker (copied, cut to 63 bytes; NULL
+ * or "" unattributed) is talking: segments starting from there carry that
+ * label and id. The oldest of more than 64 changes are forgotten. */
+void pipeline_run_speaker(struct pipeline_run *r, const char *speaker);
+
 /* Samples appended (received), durable (may be acknowledged to the source)
  * and transcribed (committed). Any pointer may be NULL. */
 void pipeline_run_progress(struct pipeline_run *r, uint64_t *received, uint64_t *durable,

@@ -302,6 +302,8 @@ static int on_message(struct session *s, const struct wl_options *o, int op,
     pthread_mutex_lock(&s->lock);
     rc = wl_transcript_speaker(s->tr, (int64_t)(s->fed * 1000 / ASR_RATE), c.speaker);
     pthread_mutex_unlock(&s->lock);
+    if (!rc)
+        pipeline_run_speaker(s->run, c.speaker);
     return rc;
 }
 

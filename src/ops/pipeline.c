@@ -21,6 +21,8 @@
 #define EVENT_WAIT_MS 50              /* bounds how late the collector feeds */
 #define MS(samples) ((int64_t)((samples) * 1000 / ALOG_SAMPLE_RATE))
 #define RENEW_EVERY_MS 1000           /* well inside the lease's ttl */
+#define SPEAKER_MAX 64                /* bytes of a speaker label, NUL included */
+#define SPEAKER_TURNS 64              /* speaker changes remembered */
 
 struct pipeline {
     char *audio_dir, *recordings_dir;
@@ -35,7 +37,12 @@ struct pipeline_run {
     struct pipeline *p;
     struct store_meeting m;       /* refreshed until it has a start time */
     char key[ALOG_KEY_MAX];
-    char speaker[64];
+    char speaker[SPEAKER_MAX];    /* the first speaker */
+    struct {                      /* later changes, oldest first; under lock */
+        uint64_t at;              /* log offset */
+        char name[SPEAKER_MAX];
+    } turns[SPEAKER_TURNS];
+    size_t n_turns;
     struct alog *log;
     struct stream *st;
     struct lease lease;           /* generation 0: not held */
@@ -235,16 +242,42 @@ static int lease_held(struct pipeline_run *r)
     return rc;
 }
 
+void pipeline_run_speaker(struct pipeline_run *r, const char *speaker)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->n_turns == SPEAKER_TURNS) { /* the oldest change no segment can still need */
+        memmove(r->turns, r->turns + 1, (SPEAKER_TURNS - 1) * sizeof r->turns[0]);
+        r->n_turns--;
+    }
+    r->turns[r->n_turns].at = alog_end(r->log);
+    snprintf(r->turns[r->n_turns].name, SPEAKER_MAX, "%s", speaker ? speaker : "");
+    r->n_turns++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Who was talking at log offset `at`, copied into out. */
+static void speaker_at(struct pipeline_run *r, uint64_t at, char out[SPEAKER_MAX])
+{
+    const char *who = r->speaker;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n_turns && r->turns[i].at <= at; i++)
+        who = r->turns[i].name;
+    memcpy(out, who, SPEAKER_MAX);
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void on_segment(struct pipeline_run *r, const struct stream_event *ev)
 {
     int64_t base_ms = MS(r->base);
     char id[256];
-    snprintf(id, sizeof id, "%lld:%s:%lld", (long long)r->m.id, r->speaker,
+    char speaker[SPEAKER_MAX];
+    speaker_at(r, r->base + (uint64_t)ev->start_ms * ALOG_SAMPLE_RATE / 1000, speaker);
+    snprintf(id, sizeof id, "%lld:%s:%lld", (long long)r->m.id, speaker,
              (long long)(base_ms + ev->start_ms));
     if (lease_held(r))
         return;
     char *words = words_json_new(ev, base_ms);
-    struct store_segment_in g = {.id = id, .speaker = r->speaker,
+    struct store_segment_in g = {.id = id, .speaker = speaker,
                                  .start_ms = base_ms + ev->start_ms,
                                  .end_ms = base_ms + ev->end_ms, .text = ev->text,
                                  .language = ev->language[0] ? ev->language : NULL,
@@ -259,6 +292,14 @@ static void on_segment(struct pipeline_run *r, const struct stream_event *ev)
     notify_segment(&r->p->notify, &r->m, &g);
     if (ev->final && (rc = commit_to(r, r->base + (uint64_t)ev->end_ms * ALOG_SAMPLE_RATE / 1000)))
         run_fail(r, rc, "cannot commit the audio log");
+}
+
+static void on_partial(struct pipeline_run *r, const struct stream_event *ev)
+{
+    char speaker[SPEAKER_MAX];
+    speaker_at(r, r->base + (uint64_t)ev->start_ms * ALOG_SAMPLE_RATE / 1000, speaker);
+    notify_partial(&r->p->notify, &r->m, speaker, ev->text, MS(r->base) + ev->start_ms,
+                   MS(r->base) + ev->end_ms);
 }
 
 static int recording_wanted(const struct store_meeting *m)
@@ -328,8 +369,7 @@ static void handle(struct pipeline_run *r, const struct stream_event *ev)
     if (ev->kind == STREAM_EVENT_SEGMENT)
         on_segment(r, ev);
     else if (ev->kind == STREAM_EVENT_PARTIAL && ev->text && ev->text[0])
-        notify_partial(&r->p->notify, &r->m, r->speaker, ev->text,
-                       MS(r->base) + ev->start_ms, MS(r->base) + ev->end_ms);
+        on_partial(r, ev);
     else if (ev->kind == STREAM_EVENT_END)
         on_end(r);
     if (r->observer)

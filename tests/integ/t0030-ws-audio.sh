@@ -246,6 +246,11 @@ wl listener || fail "the whisperlive_listen listener"
 # A second user cannot be reached through the listener: it is only ever
 # whisperlive_user's. An unknown user makes the listener answer 503.
 grep -q 'msg="stream open".*user_id=1 uid="turns"' "$HARK_LOG" || fail "listener stream not owned by user 1"
+# Its meeting is stored with the same speaker turns.
+http GET /transcripts/stream/turns -H "X-API-Key: $TOKEN"
+expect_status 200
+expect_json '{s["speaker"] for s in j["segments"]} <= {"Alice", "Bob"} and "Alice" in {s["speaker"] for s in j["segments"]} and all(s["segment_id"].split(":")[1] == s["speaker"] for s in j["segments"])'
+expect_json 'j["status"] == "completed"'
 
 # Stopping hark: a live stream hears DISCONNECT, then a 1001 close.
 wl hold "$TMPDIR/held" &
