@@ -58,13 +58,17 @@ run_limited() {
     current=$!
     wait "$current" 2>/dev/null # bash would report a crash itself
     rc=$?
-    for ((i = 0; i < 20; i++)); do
+    # A loaded machine (sanitizer builds exit slowly) gets 10 s; what is
+    # still listed after that was left behind.
+    for ((i = 0; i < 100; i++)); do
         kill -0 -- "-$current" 2>/dev/null || { current=; return "$rc"; }
         sleep 0.1
     done
+    local left
+    left=$(pgrep -a -g "$current") || { current=; return "$rc"; }
     {
         echo "run-tests: processes left running after the test ended (killed):"
-        pgrep -a -g "$current"
+        echo "$left"
     } >>"$log" 2>&1
     kill_current
     [ "$rc" -eq 0 ] && rc=125
