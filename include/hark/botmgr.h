@@ -51,6 +51,9 @@ struct botmgr_config {
     int stop_grace_ms;          /* a told bot must be gone within; 2000 */
     int connect_timeout_ms;     /* spawn to link; 30000 */
     struct bot_limits limits;   /* per bot; 0 = unlimited */
+    struct metrics *metrics;    /* borrowed; NULL: none. hark_bots_running,
+                                   hark_bots_started_total,
+                                   hark_bots_failed_total{reason} */
 };
 struct botmgr_config botmgr_config_default(void);
 

@@ -52,6 +52,9 @@ struct pipeline_config {
     const char *recordings_dir; /* borrowed; NULL: no recordings; created if missing */
     struct stream_config stream; /* step, agreement, language; id/speaker per run */
     struct alog_config alog;    /* dir is audio_dir */
+    struct metrics *metrics;    /* borrowed; NULL: none. hark_meeting_runs,
+                                   hark_meeting_audio_seconds_total,
+                                   hark_meeting_segments_total */
 };
 struct pipeline_config pipeline_config_default(void);
 

@@ -149,9 +149,11 @@ static int start_meetings(struct serve *s)
     struct pipeline_config pc = pipeline_config_default();
     pc.audio_dir = audio;
     pc.recordings_dir = recordings;
+    pc.metrics = s->metrics;
     struct bot_process_config dc = bot_process_config_default();
     struct botmgr_config bc = botmgr_config_default();
     bc.hark_path = self;
+    bc.metrics = s->metrics;
     bc.rtmp_host = config_get_str(s->cfg, "rtmp_host");
     bc.rtmp_port_first = (int)config_get_int(s->cfg, "rtmp_port_first");
     bc.rtmp_port_count = (int)config_get_int(s->cfg, "rtmp_port_count");

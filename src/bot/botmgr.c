@@ -9,6 +9,7 @@
 #include "hark/clock.h"
 #include "hark/log.h"
 #include "hark/mem.h"
+#include "hark/metrics.h"
 #include "hark/pipeline.h"
 
 #define TOKEN_BYTES 32
@@ -22,6 +23,23 @@ struct botmgr_config botmgr_config_default(void)
                               .stop_grace_ms = 2000, .connect_timeout_ms = 30000,
                               .limits = {0, 0, 0}};
     return c;
+}
+
+static int register_metrics(struct botmgr *m, struct metrics *reg)
+{
+    static const char *const reason[] = {"reason"};
+    if (!reg)
+        return 0;
+    int rc = metrics_gauge(reg, "hark_bots_running", "Bot processes running now.", NULL, 0,
+                           &m->m_running);
+    if (!rc)
+        rc = metrics_counter(reg, "hark_bots_started_total", "Bots spawned.", NULL, 0,
+                             &m->m_started);
+    if (!rc)
+        rc = metrics_counter(reg, "hark_bots_failed_total",
+                             "Meetings whose bot failed, by data.reason_detail.", reason, 1,
+                             &m->m_failed);
+    return rc;
 }
 
 int botmgr_new(const struct botmgr_config *c, struct bot_driver *driver,
@@ -47,9 +65,11 @@ int botmgr_new(const struct botmgr_config *c, struct bot_driver *driver,
     m->link_host = hark_strdup(c->link_host ? c->link_host : "127.0.0.1");
     m->rtmp_host = hark_strdup(c->rtmp_host ? c->rtmp_host : "127.0.0.1");
     m->ports_used = hark_calloc((size_t)c->rtmp_port_count + 1, 1);
-    if (!m->hark_path || !m->link_host || !m->rtmp_host || !m->ports_used) {
+    int rc = !m->hark_path || !m->link_host || !m->rtmp_host || !m->ports_used
+                 ? HARK_ENOMEM : register_metrics(m, c->metrics);
+    if (rc) {
         botmgr_free(m);
-        return HARK_ENOMEM;
+        return rc;
     }
     *out = m;
     return 0;
@@ -144,6 +164,10 @@ void botmgr_settle(struct botmgr *m, int64_t id, int64_t user_id, struct pipelin
         (rc = notify_status(&m->notify, id, &c, "system", NULL, NULL)))
         log_error("botmgr", "msg=\"cannot end meeting\" meeting=%lld err=%s", (long long)id,
                   hark_strerror(rc));
+    else if (!store_meeting_status_final(mt.status) && m->m_failed && !strcmp(c.to, "failed")) {
+        const char *labels[] = {detail};
+        (void)metric_add(m->m_failed, labels, 1);
+    }
     store_meeting_release(&mt);
 }
 
@@ -262,6 +286,8 @@ int botmgr_launch(struct botmgr *m, const struct store_meeting *mt)
     }
     log_info("botmgr", "msg=\"bot started\" meeting=%lld platform=%s", (long long)mt->id,
              mt->platform);
+    if (m->m_started)
+        (void)metric_add(m->m_started, NULL, 1);
     return 0;
 }
 
@@ -383,9 +409,14 @@ static void reconcile(struct botmgr *m)
     if (rc)
         return;
     int64_t now = clock_mono_ms();
-    for (size_t i = 0; i < n; i++)
+    size_t running = 0;
+    for (size_t i = 0; i < n; i++) {
         reconcile_one(m, &v[i], now);
+        running += v[i].handle[0] != '\0';
+    }
     hark_free(v);
+    if (m->m_running)
+        (void)metric_set(m->m_running, NULL, (double)running);
 }
 
 /* Meetings an earlier process left unfinished: their bots died with it. A

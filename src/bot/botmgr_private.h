@@ -34,6 +34,7 @@ struct botmgr {
     unsigned char *ports_used;       /* rtmp_port_count flags */
     pthread_t thread;
     int running, stopping;
+    struct metric *m_running, *m_started, *m_failed; /* NULL without metrics */
 };
 
 struct botmgr_link {

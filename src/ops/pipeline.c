@@ -14,6 +14,7 @@
 #include "hark/lease.h"
 #include "hark/log.h"
 #include "hark/mem.h"
+#include "hark/metrics.h"
 #include "hark/pipeline.h"
 #include "hark/recording.h"
 
@@ -30,6 +31,7 @@ struct pipeline {
     struct streamer *streamer;
     struct notify notify;
     struct lease_table *leases;   /* which run holds which meeting */
+    struct metric *m_runs, *m_audio, *m_segments; /* NULL without metrics */
     char worker[LEASE_WORKER_MAX];
 };
 
@@ -74,6 +76,29 @@ static int make_dir(const char *dir)
     return HARK_EIO;
 }
 
+static int register_metrics(struct pipeline *p, struct metrics *m)
+{
+    if (!m)
+        return 0;
+    int rc = metrics_gauge(m, "hark_meeting_runs", "Meetings being transcribed now.", NULL, 0,
+                           &p->m_runs);
+    if (!rc)
+        rc = metrics_counter(m, "hark_meeting_audio_seconds_total",
+                             "Seconds of meeting audio received into audio logs.", NULL, 0,
+                             &p->m_audio);
+    if (!rc)
+        rc = metrics_counter(m, "hark_meeting_segments_total",
+                             "Final transcript segments stored.", NULL, 0, &p->m_segments);
+    return rc;
+}
+
+/* Adds v to m when metrics are on. */
+static void count(struct metric *m, double v)
+{
+    if (m)
+        (void)metric_add(m, NULL, v);
+}
+
 int pipeline_new(const struct pipeline_config *c, struct streamer *streamer,
                  const struct notify *n, struct pipeline **out)
 {
@@ -92,6 +117,8 @@ int pipeline_new(const struct pipeline_config *c, struct streamer *streamer,
     struct lease_config lc = lease_config_default();
     if (!rc)
         rc = lease_table_new(&lc, &p->leases);
+    if (!rc)
+        rc = register_metrics(p, c->metrics);
     snprintf(p->worker, sizeof p->worker, "serve-%ld", (long)getpid());
     if (!rc)
         rc = make_dir(p->audio_dir);
@@ -153,6 +180,8 @@ int pipeline_run_append(struct pipeline_run *r, const float *pcm, size_t n)
     if (!rc && off == r->fed && ahead_ok(r) && !stream_feed(r->st, pcm, n))
         r->fed += n;
     pthread_mutex_unlock(&r->lock);
+    if (!rc)
+        count(r->p->m_audio, (double)n / ALOG_SAMPLE_RATE);
     return rc;
 }
 
@@ -290,6 +319,8 @@ static void on_segment(struct pipeline_run *r, const struct stream_event *ev)
     }
     refresh_meeting(r);
     notify_segment(&r->p->notify, &r->m, &g);
+    if (ev->final)
+        count(r->p->m_segments, 1);
     if (ev->final && (rc = commit_to(r, r->base + (uint64_t)ev->end_ms * ALOG_SAMPLE_RATE / 1000)))
         run_fail(r, rc, "cannot commit the audio log");
 }
@@ -503,6 +534,7 @@ int pipeline_run_open(struct pipeline *p, const struct store_meeting *m, const c
         return rc;
     }
     r->started = 1;
+    count(p->m_runs, 1);
     *out = r;
     return 0;
 }
@@ -523,6 +555,7 @@ void pipeline_run_free(struct pipeline_run *r)
     if (!r)
         return;
     if (r->started) {
+        count(r->p->m_runs, -1);
         pthread_mutex_lock(&r->lock);
         r->quit = 1;
         pthread_mutex_unlock(&r->lock);

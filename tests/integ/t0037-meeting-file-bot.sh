@@ -102,6 +102,12 @@ assert m["status"] == "failed" and m["failure_stage"] == "active", m
 assert m["data"]["reason_detail"] == "bot_lost", m
 assert m["data"]["audio_transcribed_s"] == m["data"]["audio_received_s"] > 1, m["data"]
 print("bot_lost after %.2f s" % took)
+st, text = call("GET", "/metrics")
+metrics = dict(l.rsplit(" ", 1) for l in text.decode().splitlines() if l and l[0] != "#")
+assert float(metrics["hark_meeting_audio_seconds_total"]) > 11, metrics
+assert float(metrics["hark_meeting_segments_total"]) >= len(ids), metrics
+assert float(metrics['hark_bots_failed_total{reason="bot_lost"}']) == 1, metrics
+assert float(metrics["hark_bots_started_total"]) == 2, metrics
 
 # --- DELETE /bots stops a running bot; it leaves within 2 s -------------------
 st, m = call("POST", "/bots", {"platform": "file", "native_meeting_id": "stopped",
