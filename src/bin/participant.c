@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "bin.h"
+#include "hark/botlink.h"
 #include "hark/json.h"
 #include "hark/log.h"
 #include "hark/mem.h"
@@ -111,21 +112,18 @@ static int get_flag(struct bot *b, const int *flag)
 
 static void on_server_message(struct bot *b, const unsigned char *data, size_t len)
 {
-    struct json_object *o = NULL, *v;
-    char err[64];
-    if (json_parse((const char *)data, len, &o, err, sizeof err))
-        return;
-    const char *type = json_object_object_get_ex(o, "type", &v) ? json_object_get_string(v) : "";
-    if (!strcmp(type, "stop"))
+    struct botlink_reply r;
+    if (botlink_reply_parse(data, len, &r))
+        return; /* a newer server's message this bot does not know */
+    if (r.kind == BOTLINK_STOP)
         set_flag(b, &b->stop);
-    else if (!strcmp(type, "done"))
+    else if (r.kind == BOTLINK_DONE)
         set_flag(b, &b->done);
-    else if (!strcmp(type, "ack") && json_object_object_get_ex(o, "durable_ms", &v))
-        b->acked_ms = json_object_get_int64(v);
-    else if (!strcmp(type, "error"))
-        log_error("bot", "msg=\"refused by the server\" meeting=%lld reply=%.*s", b->meeting,
-                  (int)(len > 300 ? 300 : len), (const char *)data);
-    json_object_put(o);
+    else if (r.kind == BOTLINK_ACK)
+        b->acked_ms = r.durable_ms;
+    else
+        log_error("bot", "msg=\"refused by the server\" meeting=%lld error=%s", b->meeting,
+                  r.error);
 }
 
 static void *reader(void *arg)

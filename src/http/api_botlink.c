@@ -14,12 +14,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <json-c/json.h>
 #include <sodium.h>
 
 #include "api_private.h"
+#include "hark/botlink.h"
 #include "hark/botmgr.h"
-#include "hark/json.h"
 #include "hark/log.h"
 #include "hark/mem.h"
 #include "hark/whisperlive.h"
@@ -60,6 +59,13 @@ static void refuse(struct link_session *s, const char *code, const char *message
     (void)!ws_conn_close(s->conn, WS_CLOSE_REFUSED, code);
 }
 
+/* A status the meeting may not take (it is stopping): the bot must stop. */
+static int botlink_status(struct link_session *s, const char *status)
+{
+    int rc = botmgr_link_status(s->link, status);
+    return rc == HARK_EPERM ? send_text(s->conn, "{\"type\":\"stop\"}") : rc;
+}
+
 static int on_audio(struct link_session *s, const unsigned char *data, size_t len)
 {
     size_t n = 0, clamped = 0;
@@ -83,44 +89,31 @@ static int on_audio(struct link_session *s, const unsigned char *data, size_t le
     return send_text(s->conn, ack);
 }
 
-static const char *field(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v) : "";
-}
-
 /* A report; 1 once the bot's end is recorded. */
 static int on_report(struct link_session *s, const unsigned char *data, size_t len)
 {
-    struct json_object *o = NULL;
-    char err[128];
-    if (json_parse((const char *)data, len, &o, err, sizeof err) ||
-        !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
+    struct botlink_report r;
+    int rc = botlink_report_parse(data, len, &r);
+    if (rc == HARK_EPARSE) {
         refuse(s, "invalid_json", "a report must be a JSON object");
         return HARK_EPROTO;
     }
-    const char *type = field(o, "type");
-    int rc;
-    if (!strcmp(type, "status")) {
-        rc = botmgr_link_status(s->link, field(o, "status"));
-        if (rc == HARK_EPERM) /* stopping: the bot must not go on */
-            rc = send_text(s->conn, "{\"type\":\"stop\"}");
-    } else if (!strcmp(type, "end")) {
-        rc = botmgr_link_end(s->link, field(o, "reason"));
-        rc = rc ? rc : 1;
-    } else if (!strcmp(type, "failed")) {
-        const char *detail = field(o, "detail");
-        rc = botmgr_link_fail(s->link, *detail ? detail : "bot_failed", field(o, "message"));
-        rc = rc ? rc : 1;
-    } else {
-        rc = HARK_EINVAL;
-    }
-    json_object_put(o);
-    if (rc == HARK_EINVAL) {
-        refuse(s, "invalid_report", "unknown report type, status or reason");
+    if (rc) {
+        refuse(s, "invalid_report", "unknown report type, status, reason or detail");
         return HARK_EPROTO;
+    }
+    switch (r.kind) {
+    case BOTLINK_STATUS:
+        rc = botlink_status(s, r.status);
+        break;
+    case BOTLINK_END:
+        rc = botmgr_link_end(s->link, r.reason);
+        rc = rc ? rc : 1;
+        break;
+    case BOTLINK_FAILED:
+        rc = botmgr_link_fail(s->link, r.detail, r.message);
+        rc = rc ? rc : 1;
+        break;
     }
     return rc;
 }
