@@ -279,6 +279,13 @@ static void sender_stop(struct ws_session *s)
     s->live = NULL;
 }
 
+static int on_frame(void *arg, int op, const unsigned char *data, size_t len)
+{
+    struct ws_session *s = arg;
+    return op == WS_OPCODE_TEXT ? on_message(s, s->conn, data, len)
+                                : send_error(s->conn, "invalid_json", NULL);
+}
+
 static void ws_run(void *arg, int fd, const char *extra, size_t extra_len)
 {
     struct ws_session *s = arg;
@@ -299,15 +306,8 @@ static void ws_run(void *arg, int fd, const char *extra, size_t extra_len)
     } else if (s->api->live) {
         rc = sender_start(s);
     }
-    while (!rc) {
-        int op;
-        const unsigned char *data;
-        size_t len;
-        rc = ws_conn_recv(c, &op, &data, &len);
-        if (!rc)
-            rc = op == WS_OPCODE_TEXT ? on_message(s, c, data, len)
-                                      : send_error(c, "invalid_json", NULL);
-    }
+    if (!rc)
+        rc = ws_conn_serve(c, on_frame, s);
     if (rc != HARK_ECLOSED && rc != HARK_EPROTO)
         (void)!ws_conn_close(c, rc == HARK_ETIMEDOUT ? WS_CLOSE_GOING_AWAY : WS_CLOSE_INTERNAL_ERROR,
                             NULL);
